@@ -1,0 +1,55 @@
+# The two front-door commands are `make run` and `make test`; see README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RUN_PACKAGES := libharfbuzz-subset0 fonts-noto-cjk gettext
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
+STRICT := $(if $(filter true,$(CI)),--strict,)
+
+.PHONY: run test lint format migrations-check messages worker beat install system-packages clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || { python=$$(.ci/find-python) && "$$python" -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@.ci/system-packages $(RUN_PACKAGES)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py serve 127.0.0.1:8000
+
+test: $(STAMP)
+	@.ci/system-packages $(STRICT) $(TEST_PACKAGES)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Compiled catalogues are committed, so a machine without gettext still shows Chinese.
+messages: $(STAMP)
+	$(PY) manage.py makemessages --locale zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'static/vendor/*'
+	$(PY) manage.py compilemessages --locale zh_Hans --ignore '.venv/*'
+
+# Production-style background processes: need REDIS_URL (e.g. redis://127.0.0.1:6379/0).
+worker: $(STAMP)
+	$(VENV)/bin/celery -A config worker --loglevel INFO
+
+beat: $(STAMP)
+	$(VENV)/bin/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,21 @@
+"""Celery application. Every periodic job of the portal is declared here, in BEAT_SCHEDULE."""
+
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("carbon_registry")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# One place for every periodic job. `manage.py serve` (make run) runs the same table in-process
+# when there is no beat process, so the demo behaves like production.
+BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "registry.tasks.heartbeat", "schedule": 60.0},
+}
+app.conf.beat_schedule = BEAT_SCHEDULE
+
+__all__ = ["BEAT_SCHEDULE", "app", "crontab"]

@@ -1,0 +1,44 @@
+"""Test settings: the real settings, with fast hashing, in-process tasks and the project's own databases.
+
+Tests run on PostgreSQL (our constraints, locks and trigram search live there). Outside CI a machine
+without PostgreSQL falls back to SQLite, and tests marked `postgres` are skipped with a message.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+# The test run uses its own Redis database number; Redis-backed tests opt in through TEST_REDIS_URL.
+os.environ.pop("REDIS_URL", None)
+
+from .settings import *  # noqa: E402, F403
+from .settings import DATABASES, env  # noqa: E402
+
+TEST_DATABASE_URL = env("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carbon_registry")
+TEST_REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def _postgres_reachable(url: str) -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+if _postgres_reachable(TEST_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"):
+    import dj_database_url
+
+    DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
+    DATABASES["default"]["TEST"] = {"NAME": "test_carbon_registry"}
+else:
+    DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+RUN_PERIODIC_IN_PROCESS = False
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from registry import views as registry_views
+
+urlpatterns = [
+    path("healthz", registry_views.healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("registry.urls")),
+]
+
+handler403 = "registry.views.permission_denied"
+handler404 = "registry.views.page_not_found"
+handler500 = "registry.views.server_error"

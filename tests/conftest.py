@@ -1,0 +1,101 @@
+"""Shared fixtures. Services a test needs are declared with markers: postgres, redis, browser.
+
+Outside CI a missing service skips its tests with a message saying what to install. With CI=true the
+same absence fails the test, and any skip at all fails the run (see pytest_sessionfinish).
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+# Playwright's sync API runs an event loop in the test thread; the ORM must still be usable there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+STRICT = os.environ.get("CI", "").lower() == "true"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def need(available: bool, message: str) -> None:
+    if available:
+        return
+    if STRICT:
+        pytest.fail(f"CI requires it: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.TEST_REDIS_URL, socket_connect_timeout=1)
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        need(
+            connection.vendor == "postgresql",
+            "needs PostgreSQL on 127.0.0.1:5432 (apt-get install postgresql; or set TEST_DATABASE_URL)",
+        )
+    if item.get_closest_marker("redis"):
+        need(redis_available(), "needs Redis on 127.0.0.1:6379 (apt-get install redis-server; or TEST_REDIS_URL)")
+    if item.get_closest_marker("browser"):
+        need(CHROMIUM is not None, "needs Chromium for browser tests (apt-get install chromium)")
+
+
+class _SkipCounter:
+    skipped = 0
+
+    def pytest_runtest_logreport(self, report):
+        if report.skipped:
+            self.skipped += 1
+
+
+_skips = _SkipCounter()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_skips, "carbon-registry-skip-counter")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    if STRICT and _skips.skipped and session.exitstatus == 0:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(f"CI=true: {_skips.skipped} test(s) skipped; a skip fails the run in CI.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# --- Browser -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+        ],
+    }
+
+
+@pytest.fixture
+def csp_violations(page):
+    """Console messages about Content Security Policy violations seen during a browser test."""
+    seen: list[str] = []
+    page.on("console", lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None)
+    return seen

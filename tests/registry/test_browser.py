@@ -1,0 +1,32 @@
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_home_page_in_both_languages_with_the_switcher(page: Page, live_server, csp_violations):
+    page.set_extra_http_headers({"Accept-Language": "en"})
+    page.goto(live_server.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Carbon Inclusion Registry")
+
+    page.get_by_role("button", name="简体中文").click()
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+    expect(page.get_by_role("heading", level=1)).to_have_text("碳普惠登记平台")
+
+    # The choice is remembered against the browser's English preference.
+    page.goto(live_server.url + "/")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
+
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Carbon Inclusion Registry")
+    assert csp_violations == []
+
+
+def test_skip_link_moves_focus_to_the_main_content(page: Page, live_server):
+    page.goto(live_server.url + "/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="跳到主要内容")
+    expect(skip).to_be_focused()
+    skip.press("Enter")
+    expect(page.locator("#main")).to_be_focused()
