@@ -10,8 +10,8 @@ os.environ.setdefault("DJANGO_DEBUG", "true")
 # The test run uses its own Redis database number; Redis-backed tests opt in through TEST_REDIS_URL.
 os.environ.pop("REDIS_URL", None)
 
-from .settings import *  # noqa: E402, F403
-from .settings import DATABASES, env  # noqa: E402
+from .settings import *  # noqa: F403
+from .settings import DATABASES, env
 
 TEST_DATABASE_URL = env("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carbon_registry")
 TEST_REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")

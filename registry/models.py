@@ -58,7 +58,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name_plural = _("users")
         constraints = [
             models.UniqueConstraint(Lower("email"), name="user_email_unique_ignoring_case"),
-            models.CheckConstraint(name="user_language_known", condition=models.Q(language__in=Language.values)),
+            models.CheckConstraint(
+                name="user_language_known", condition=models.Q(language__in=Language.values)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -90,6 +92,3 @@ class Heartbeat(models.Model):
     @property
     def age_seconds(self) -> int:
         return int((timezone.now() - self.last_seen).total_seconds())
-
-
-

@@ -41,7 +41,9 @@ class InProcessBeat:
                 continue
             self.last_run[name] = timezone.now()
             try:
-                self.app.tasks[entry["task"]].apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))
+                self.app.tasks[entry["task"]].apply(
+                    args=entry.get("args", ()), kwargs=entry.get("kwargs", {})
+                )
                 ran.append(name)
             except Exception:
                 log.exception("periodic job %s failed", name)

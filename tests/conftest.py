@@ -43,7 +43,10 @@ def pytest_runtest_setup(item):
             "needs PostgreSQL on 127.0.0.1:5432 (apt-get install postgresql; or set TEST_DATABASE_URL)",
         )
     if item.get_closest_marker("redis"):
-        need(redis_available(), "needs Redis on 127.0.0.1:6379 (apt-get install redis-server; or TEST_REDIS_URL)")
+        need(
+            redis_available(),
+            "needs Redis on 127.0.0.1:6379 (apt-get install redis-server; or TEST_REDIS_URL)",
+        )
     if item.get_closest_marker("browser"):
         need(CHROMIUM is not None, "needs Chromium for browser tests (apt-get install chromium)")
 
@@ -68,7 +71,9 @@ def pytest_sessionfinish(session, exitstatus):
     if STRICT and _skips.skipped and session.exitstatus == 0:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
-            reporter.write_line(f"CI=true: {_skips.skipped} test(s) skipped; a skip fails the run in CI.", red=True)
+            reporter.write_line(
+                f"CI=true: {_skips.skipped} test(s) skipped; a skip fails the run in CI.", red=True
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -21,16 +21,36 @@ def test_a_real_worker_runs_a_task_against_the_test_database():
     """Not eager: a separate `celery worker` process takes the task from Redis and writes the row."""
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
+    credentials = f"{db['USER']}:{db['PASSWORD'] or ''}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "REDIS_URL": settings.TEST_REDIS_URL,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue,
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "WARNING"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     sender = Celery(broker=settings.TEST_REDIS_URL)
     try:
@@ -63,7 +83,9 @@ def test_worker_settings_favour_redelivery_over_loss():
 
 @pytest.mark.django_db
 def test_in_process_beat_runs_due_jobs_once_per_interval():
-    beat = InProcessBeat({"beat": {"task": "registry.tasks.heartbeat", "schedule": 3600.0, "args": ["inproc"]}}, app)
+    beat = InProcessBeat(
+        {"beat": {"task": "registry.tasks.heartbeat", "schedule": 3600.0, "args": ["inproc"]}}, app
+    )
     assert beat.run_due() == ["beat"]
     first = Heartbeat.objects.get(name="inproc").last_seen
     assert beat.run_due() == []

@@ -24,6 +24,7 @@ def test_home_page_in_both_languages_with_the_switcher(page: Page, live_server, 
 
 
 def test_skip_link_moves_focus_to_the_main_content(page: Page, live_server):
+    page.set_extra_http_headers({"Accept-Language": "zh-CN,zh;q=0.9"})
     page.goto(live_server.url + "/")
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="跳到主要内容")

@@ -29,7 +29,12 @@ def run_manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -40,7 +45,11 @@ class TestDeploySettings:
         assert result.returncode == 0, result.stdout + result.stderr
 
     def test_deploy_check_fails_without_a_secret_key(self, tmp_path):
-        env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": "", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+        env = {
+            **PRODUCTION_ENV,
+            "DJANGO_SECRET_KEY": "",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
         result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
         assert result.returncode != 0
 
@@ -160,9 +169,7 @@ class TestLanguage:
 
 
 class TestErrorPages:
-    @pytest.mark.parametrize(
-        ("language", "text"), [("en", "Page not found"), ("zh-hans", "页面不存在")]
-    )
+    @pytest.mark.parametrize(("language", "text"), [("en", "Page not found"), ("zh-hans", "页面不存在")])
     def test_404_in_both_languages(self, client, language, text):
         response = client.get("/no-such-page/", headers={"accept-language": language})
         assert response.status_code == 404
