@@ -1,29 +1,149 @@
 """The demo data of `manage.py seed_demo`: known logins, for demonstration only.
 
-Each builder is idempotent (get_or_create on natural keys), so running the command twice changes nothing.
+Each builder is idempotent (looked up by natural keys), so running the command twice changes nothing.
+Identifiers are valid by their check characters but invented: they are demo values, as are contacts
+and addresses the article does not give.
 """
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 
-from registry.models import User
+from registry import roles, services
+from registry.identifiers import make_credit_code, make_identity_number
+from registry.models import (
+    District,
+    Membership,
+    Organisation,
+    OrganisationKind,
+    OrganisationStatus,
+    OrgRole,
+    User,
+)
 
 DEMO_PASSWORD = "demo-pass-2023"  # noqa: S105 (a published demo password, refused with DEBUG off)
 DEMO_DOMAIN = "demo.example"
 
-# (e-mail local part, name, what the login is for)
-BUREAU_LOGINS = [
-    ("admin", "Registry superuser (demo)", "superuser: Django admin"),
+# (e-mail local part, name, bureau roles, what the login is for)
+BUREAU = [
+    ("admin", "系统管理员 (demo)", [], "superuser: Django admin"),
+    ("intake", "王形审 (demo)", [roles.INTAKE_OFFICER], "intake officer"),
+    ("reviewer", "李技审 (demo)", [roles.TECHNICAL_REVIEWER], "technical reviewer"),
+    ("reviewer2", "赵技审 (demo)", [roles.TECHNICAL_REVIEWER], "second technical reviewer"),
+    ("expert", "陈专家 (demo)", [roles.EXPERT], "expert"),
+    ("approver", "刘审批 (demo)", [roles.APPROVER], "approver"),
+    ("registrar", "周登记 (demo)", [roles.REGISTRY_ADMIN], "registry administrator"),
+]
+
+# (key, kind, name, name_en, first 17 characters of the identifier, district, covered emitter, status)
+ORGANISATIONS = [
+    (
+        "gem",
+        OrganisationKind.ENTERPRISE,
+        "格林美（武汉）城市矿山产业集团有限公司",
+        "GEM (Wuhan) Urban Mining Industry Group Co., Ltd.",
+        "91420117MA4K00001",
+        District.XINZHOU,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "second",
+        OrganisationKind.ENTERPRISE,
+        "武汉市绿能光伏科技有限公司",
+        "Wuhan Green Energy PV Technology Co., Ltd. (demo)",
+        "91420100MA4K00002",
+        District.EAST_LAKE_HIGH_TECH,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "steel",
+        OrganisationKind.ENTERPRISE,
+        "武汉青山钢铁有限公司",
+        "Wuhan Qingshan Steel Co., Ltd. (demo)",
+        "91420107MA4K00003",
+        District.QINGSHAN,
+        True,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "farm",
+        OrganisationKind.ENTERPRISE,
+        "武汉黄陂生态养殖专业合作社",
+        "Huangpi Ecological Poultry Cooperative (demo)",
+        "93420116MA4K00004",
+        District.HUANGPI,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "pending",
+        OrganisationKind.ENTERPRISE,
+        "武汉新洲屋顶光伏有限公司",
+        "Xinzhou Rooftop Solar Co., Ltd. (demo)",
+        "91420117MA4K00005",
+        District.XINZHOU,
+        False,
+        OrganisationStatus.PENDING,
+    ),
+    (
+        "school",
+        OrganisationKind.PUBLIC_INSTITUTION,
+        "武汉市江汉区第一中学",
+        "Jianghan No. 1 Middle School (demo)",
+        "12420103MB0000006",
+        District.JIANGHAN,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "household",
+        OrganisationKind.HOUSEHOLD,
+        "张伟",
+        "",
+        "42010219800101001",
+        District.JIANGAN,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "verifier",
+        OrganisationKind.VERIFICATION_BODY,
+        "湖北碳核查技术服务有限公司",
+        "Hubei Carbon Verification Services Co., Ltd. (demo)",
+        "91420100MA4K00007",
+        District.WUCHANG,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+]
+
+# (e-mail local part, name, organisation key, role, what the login is for)
+ENTERPRISE = [
+    ("gem.admin", "格林美管理员 (demo)", "gem", OrgRole.ADMIN, "GEM: organisation admin"),
+    ("gem.declarant", "格林美申报员 (demo)", "gem", OrgRole.DECLARANT, "GEM: declarant"),
+    ("gem.viewer", "格林美查看员 (demo)", "gem", OrgRole.VIEWER, "GEM: viewer"),
+    ("second.admin", "绿能管理员 (demo)", "second", OrgRole.ADMIN, "second enterprise: admin"),
+    ("steel.admin", "青山钢铁管理员 (demo)", "steel", OrgRole.ADMIN, "covered emitter: admin"),
+    ("farm.admin", "合作社管理员 (demo)", "farm", OrgRole.ADMIN, "poultry farm: admin"),
+    (
+        "pending.admin",
+        "新洲光伏管理员 (demo)",
+        "pending",
+        OrgRole.ADMIN,
+        "organisation awaiting verification",
+    ),
+    ("school.admin", "江汉一中管理员 (demo)", "school", OrgRole.ADMIN, "public institution: admin"),
+    ("household", "张伟", "household", OrgRole.ADMIN, "household"),
+    ("verifier", "核查员 (demo)", "verifier", OrgRole.ADMIN, "verification body"),
 ]
 
 
 def demo_logins() -> list[tuple[str, str]]:
-    emails = [f"{local}@{DEMO_DOMAIN}" for local, _, _ in BUREAU_LOGINS]
-    existing = set(User.objects.filter(email__in=emails).values_list("email", flat=True))
-    return [
-        (f"{local}@{DEMO_DOMAIN}", role)
-        for local, _, role in BUREAU_LOGINS
-        if f"{local}@{DEMO_DOMAIN}" in existing
-    ]
+    wanted = [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, what in BUREAU]
+    wanted += [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, _, what in ENTERPRISE]
+    existing = set(User.objects.filter(email__in=[e for e, _ in wanted]).values_list("email", flat=True))
+    return [(email, what) for email, what in wanted if email in existing]
 
 
 def _user(local: str, name: str, **fields) -> User:
@@ -36,6 +156,60 @@ def _user(local: str, name: str, **fields) -> User:
     return user
 
 
+def _identifier(kind: str, first17: str) -> str:
+    return make_identity_number(first17) if kind == OrganisationKind.HOUSEHOLD else make_credit_code(first17)
+
+
 @transaction.atomic
+def seed_people() -> dict[str, Organisation]:
+    for local, name, role_names, _ in BUREAU:
+        user = _user(local, name, is_staff=True, is_superuser=(local == "admin"))
+        user.groups.add(*Group.objects.filter(name__in=role_names))
+    registrar = User.objects.get(email=f"registrar@{DEMO_DOMAIN}")
+
+    organisations = {}
+    for key, kind, name, name_en, first17, district, covered, status in ORGANISATIONS:
+        identifier = _identifier(kind, first17)
+        organisation = Organisation.objects.filter(identifier=identifier).first()
+        if organisation is None:
+            organisation = Organisation(
+                kind=kind,
+                name=name,
+                name_en=name_en,
+                identifier=identifier,
+                district=district,
+                is_covered_emitter=covered,
+                legal_representative="张三 (demo)" if kind != OrganisationKind.HOUSEHOLD else name,
+                address=f"{District(district).label} (demo address)",
+                contact_name="联系人 (demo)",
+                contact_phone="027-0000-0000",
+                contact_email=f"contact.{key}@{DEMO_DOMAIN}",
+            )
+            admin_local, admin_name = next(
+                (e[0], e[1]) for e in ENTERPRISE if e[2] == key and e[3] == OrgRole.ADMIN
+            )
+            # Through the real sign-up and verification, so the audit trail of the demo is real too.
+            admin = services.sign_up(
+                organisation=organisation,
+                email=f"{admin_local}@{DEMO_DOMAIN}",
+                full_name=admin_name,
+                password=DEMO_PASSWORD,
+                language="zh-hans",
+            )
+            services.confirm_email(admin)
+            if status == OrganisationStatus.VERIFIED:
+                services.verify_organisation(organisation, by=registrar, note="Demo: documents complete.")
+        organisations[key] = organisation
+
+    for local, name, key, role, _ in ENTERPRISE:
+        email = f"{local}@{DEMO_DOMAIN}"
+        if Membership.objects.filter(user__email=email).exists():
+            continue
+        admin = Membership.objects.get(organisation=organisations[key], role=OrgRole.ADMIN).user
+        invitation = services.invite_member(organisations[key], by=admin, email=email, role=role)
+        services.accept_invitation(invitation, full_name=name, password=DEMO_PASSWORD, language="zh-hans")
+    return organisations
+
+
 def seed() -> None:
-    _user("admin", "Registry superuser (demo)", is_staff=True, is_superuser=True)
+    seed_people()

@@ -92,3 +92,252 @@ class Heartbeat(models.Model):
     @property
     def age_seconds(self) -> int:
         return int((timezone.now() - self.last_seen).total_seconds())
+
+
+class District(models.TextChoices):
+    """The city's districts and the development zones that administer their own areas."""
+
+    JIANGAN = "jiangan", _("Jiang'an District")
+    JIANGHAN = "jianghan", _("Jianghan District")
+    QIAOKOU = "qiaokou", _("Qiaokou District")
+    HANYANG = "hanyang", _("Hanyang District")
+    WUCHANG = "wuchang", _("Wuchang District")
+    QINGSHAN = "qingshan", _("Qingshan District")
+    HONGSHAN = "hongshan", _("Hongshan District")
+    DONGXIHU = "dongxihu", _("Dongxihu District")
+    HANNAN = "hannan", _("Hannan District")
+    CAIDIAN = "caidian", _("Caidian District")
+    JIANGXIA = "jiangxia", _("Jiangxia District")
+    HUANGPI = "huangpi", _("Huangpi District")
+    XINZHOU = "xinzhou", _("Xinzhou District")
+    EAST_LAKE_HIGH_TECH = "east_lake_high_tech", _("East Lake High-tech Development Zone")
+    ECONOMIC_DEVELOPMENT = "economic_development", _("Economic and Technological Development Zone")
+    LINKONGGANG = "linkonggang", _("Linkonggang Economic and Technological Development Zone")
+    EAST_LAKE_SCENIC = "east_lake_scenic", _("East Lake Scenic Area")
+    CHANGJIANG_NEW_AREA = "changjiang_new_area", _("Changjiang New Area")
+
+
+class OrganisationKind(models.TextChoices):
+    ENTERPRISE = "enterprise", _("Enterprise")
+    PUBLIC_INSTITUTION = "public_institution", _("Public institution")
+    HOUSEHOLD = "household", _("Household or individual")
+    VERIFICATION_BODY = "verification_body", _("Verification body")
+
+
+class OrganisationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending verification")
+    VERIFIED = "verified", _("Verified")
+    REJECTED = "rejected", _("Rejected")
+    SUSPENDED = "suspended", _("Suspended")
+
+
+class OrganisationQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if user.has_perm("registry.verify_organisation"):
+            return self
+        return self.filter(memberships__user=user)
+
+    def awaiting_verification(self):
+        return self.filter(status=OrganisationStatus.PENDING).order_by("created_at")
+
+
+class Organisation(models.Model):
+    """An applicant (申报主体): enterprise, public body, household or verification body."""
+
+    name = models.CharField(_("legal name (Chinese)"), max_length=200)
+    name_en = models.CharField(_("legal name (English)"), max_length=200, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=OrganisationKind)
+    # Unified Social Credit Code for organisations, resident identity number for households.
+    identifier = models.CharField(_("identifier"), max_length=18, unique=True)
+    is_covered_emitter = models.BooleanField(
+        _("covered emitter"), default=False, help_text=_("A covered emitter of the regional carbon market.")
+    )
+    legal_representative = models.CharField(_("legal representative"), max_length=100)
+    address = models.CharField(_("address"), max_length=300)
+    district = models.CharField(_("district"), max_length=30, choices=District)
+    contact_name = models.CharField(_("contact person"), max_length=100)
+    contact_phone = models.CharField(_("contact telephone"), max_length=40)
+    contact_email = models.EmailField(_("contact e-mail"))
+    business_licence = models.FileField(_("business licence"), upload_to="licences/%Y/", blank=True)
+    business_licence_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=OrganisationStatus, default=OrganisationStatus.PENDING
+    )
+    status_reason = models.TextField(_("reasons"), blank=True)
+    created_at = models.DateTimeField(_("registered"), auto_now_add=True)
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+
+    objects = OrganisationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+        permissions = [
+            ("verify_organisation", _("Can verify, reject and suspend organisations")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="organisation_status_known", condition=models.Q(status__in=OrganisationStatus.values)
+            ),
+            models.CheckConstraint(
+                name="organisation_kind_known", condition=models.Q(kind__in=OrganisationKind.values)
+            ),
+            models.CheckConstraint(
+                name="only_enterprises_are_covered_emitters",
+                condition=models.Q(is_covered_emitter=False) | models.Q(kind=OrganisationKind.ENTERPRISE),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_person(self) -> bool:
+        return self.kind == OrganisationKind.HOUSEHOLD
+
+    @property
+    def public_name(self) -> str:
+        """The name as public pages show it: a person's name is masked (张*)."""
+        return mask_person_name(self.name) if self.is_person else self.name
+
+    @property
+    def can_submit(self) -> bool:
+        return self.status == OrganisationStatus.VERIFIED
+
+
+def mask_person_name(name: str) -> str:
+    name = name.strip()
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
+
+
+class OrgRole(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    DECLARANT = "declarant", _("Declarant")
+    VIEWER = "viewer", _("Viewer")
+
+
+class Membership(models.Model):
+    """A user's place in its one organisation, with its organisation role."""
+
+    user = models.OneToOneField(User, models.CASCADE, related_name="membership", verbose_name=_("user"))
+    organisation = models.ForeignKey(
+        Organisation, models.CASCADE, related_name="memberships", verbose_name=_("organisation")
+    )
+    role = models.CharField(_("role"), max_length=20, choices=OrgRole, default=OrgRole.DECLARANT)
+    joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.CheckConstraint(name="membership_role_known", condition=models.Q(role__in=OrgRole.values)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.organisation} · {self.get_role_display()}"
+
+    @property
+    def can_act(self) -> bool:
+        """Admins and declarants act on cases; viewers only read."""
+        return self.role in {OrgRole.ADMIN, OrgRole.DECLARANT}
+
+
+class Invitation(models.Model):
+    """An e-mail invitation to join an organisation with a role; accepted once, through its token."""
+
+    organisation = models.ForeignKey(Organisation, models.CASCADE, related_name="invitations")
+    email = models.EmailField(_("e-mail address"))
+    role = models.CharField(_("role"), max_length=20, choices=OrgRole, default=OrgRole.DECLARANT)
+    token = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(User, models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organisation}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditEvent(models.Model):
+    """One change of state or of the ledger. Never updated or deleted (a trigger refuses it on PostgreSQL).
+
+    `hash` is the SHA-256 over `prev_hash` and a canonical serialisation of the event, so an edit or a
+    deletion anywhere breaks the chain that `manage.py verify_audit` walks. Written only by registry.audit.
+    """
+
+    seq = models.BigIntegerField(unique=True, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    # The person is a protected reference (a user with history is deactivated, never deleted), and the
+    # name is kept as it was, so renaming a user does not rewrite history.
+    actor = models.ForeignKey(User, models.PROTECT, null=True, blank=True, related_name="+", editable=False)
+    actor_name = models.CharField(max_length=200, blank=True, editable=False)
+    action = models.CharField(max_length=60, editable=False, db_index=True)
+    subject_type = models.CharField(max_length=60, editable=False)
+    subject_id = models.CharField(max_length=40, editable=False)
+    subject_repr = models.CharField(max_length=300, editable=False)
+    before = models.JSONField(default=dict, editable=False)
+    after = models.JSONField(default=dict, editable=False)
+    comment = models.TextField(blank=True, editable=False)
+    source_ip = models.GenericIPAddressField(null=True, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, unique=True, editable=False)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-seq"]
+        permissions = [("view_audit_log", _("Can read the audit log"))]
+        indexes = [models.Index(fields=["subject_type", "subject_id", "seq"], name="audit_subject_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.subject_repr}"
+
+
+class AuditChainHead(models.Model):
+    """The single row every audit writer locks: it serialises appends, so the chain never forks."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="audit_head_is_single_row", condition=models.Q(id=1))]
+
+    def __str__(self) -> str:
+        return f"audit head #{self.last_seq}"
+
+
+class Delivery(models.Model):
+    """Delivery state of one notification (event × recipient × channel): kept apart from audit events."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        INBOX = "inbox", _("In-app inbox")
+
+    event = models.ForeignKey(AuditEvent, models.PROTECT, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Channel)
+    email = models.EmailField()
+    user = models.ForeignKey(User, models.CASCADE, null=True, blank=True, related_name="deliveries")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "channel", "email"], name="one_delivery_per_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.email} ({self.channel})"

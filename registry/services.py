@@ -1,11 +1,348 @@
-"""Writes of the registry app."""
+"""Writes of the registry app: organisations, their members, and the bureau's verification.
 
+Organisation status:
+
+    pending --verify_organisation--> verified --suspend_organisation--> suspended
+    pending --reject_organisation--> rejected          suspended --reinstate_organisation--> verified
+    verified, rejected --update_organisation (name, identifier or legal representative changed)--> pending
+
+Each transition locks the row, checks the source state and the actor's right, records the audit event
+and sends its notifications after commit.
+"""
+
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from registry.models import Heartbeat
+from registry import audit
+from registry.models import (
+    Heartbeat,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationStatus,
+    OrgRole,
+    User,
+)
+
+INVITATION_DAYS = 14
+# Changing any of these sends a verified organisation back to the bureau for verification.
+IDENTITY_FIELDS = ("name", "identifier", "legal_representative")
+
+
+class TransitionRefused(Exception):
+    """Raised with a translated message that the view shows as it is."""
+
+
+def notify_after_commit(event) -> None:
+    from registry import tasks
+
+    transaction.on_commit(lambda: tasks.notify.delay(event.pk))
 
 
 def record_heartbeat(name: str) -> Heartbeat:
     """Store that the named job ran now; idempotent, one row per name."""
     beat, _ = Heartbeat.objects.update_or_create(name=name, defaults={"last_seen": timezone.now()})
     return beat
+
+
+# --- Sign-up and e-mail confirmation ------------------------------------------------------------
+
+
+@transaction.atomic
+def sign_up(*, organisation: Organisation, email: str, full_name: str, password: str, language: str) -> User:
+    """New organisation (pending) and its admin user (inactive until the e-mail is confirmed)."""
+    user = User.objects.create_user(
+        email=email, password=password, full_name=full_name, language=language, is_active=False
+    )
+    organisation.status = OrganisationStatus.PENDING
+    organisation.save()
+    Membership.objects.create(user=user, organisation=organisation, role=OrgRole.ADMIN)
+    event = audit.record(
+        actor=None,
+        action="organisation.signed_up",
+        subject=organisation,
+        after={"status": organisation.status, "admin": user.email},
+    )
+    notify_after_commit(event)
+    return user
+
+
+@transaction.atomic
+def confirm_email(user: User) -> User:
+    """Inactive sign-up user → active. Confirming twice changes nothing."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_active or user.last_login is not None:
+        return user
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit.record(actor=user, action="user.email_confirmed", subject=user)
+    return user
+
+
+# --- Verification by the bureau -----------------------------------------------------------------
+
+
+def _require_verifier(by: User) -> None:
+    if not by.has_perm("registry.verify_organisation"):
+        raise PermissionDenied(_("Only a registry administrator may do this."))
+
+
+def _move_organisation(
+    organisation: Organisation, *, to: str, allowed_from: set[str], by, action: str, reason: str = ""
+) -> Organisation:
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if locked.status not in allowed_from:
+        raise TransitionRefused(
+            _("%(organisation)s is %(status)s; this step is not possible now.")
+            % {"organisation": locked, "status": locked.get_status_display()}
+        )
+    before = locked.status
+    locked.status = to
+    locked.status_reason = reason
+    changed = ["status", "status_reason"]
+    if to == OrganisationStatus.VERIFIED:
+        locked.verified_at = timezone.now()
+        changed.append("verified_at")
+    locked.save(update_fields=changed)
+    event = audit.record(
+        actor=by,
+        action=action,
+        subject=locked,
+        before={"status": before},
+        after={"status": to},
+        comment=reason,
+    )
+    notify_after_commit(event)
+    return locked
+
+
+def _require_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise TransitionRefused(_("Give the reasons for this decision."))
+    return reason
+
+
+@transaction.atomic
+def verify_organisation(organisation: Organisation, *, by: User, note: str = "") -> Organisation:
+    """pending → verified, by a registry administrator; tells the organisation's admins."""
+    _require_verifier(by)
+    return _move_organisation(
+        organisation,
+        to=OrganisationStatus.VERIFIED,
+        allowed_from={OrganisationStatus.PENDING},
+        by=by,
+        action="organisation.verified",
+        reason=note,
+    )
+
+
+@transaction.atomic
+def reject_organisation(organisation: Organisation, *, by: User, reasons: str) -> Organisation:
+    """pending → rejected with reasons; the applicant may correct its details and come back."""
+    _require_verifier(by)
+    return _move_organisation(
+        organisation,
+        to=OrganisationStatus.REJECTED,
+        allowed_from={OrganisationStatus.PENDING},
+        by=by,
+        action="organisation.rejected",
+        reason=_require_reason(reasons),
+    )
+
+
+@transaction.atomic
+def suspend_organisation(organisation: Organisation, *, by: User, reasons: str) -> Organisation:
+    """verified → suspended: no new submissions until reinstated."""
+    _require_verifier(by)
+    return _move_organisation(
+        organisation,
+        to=OrganisationStatus.SUSPENDED,
+        allowed_from={OrganisationStatus.VERIFIED},
+        by=by,
+        action="organisation.suspended",
+        reason=_require_reason(reasons),
+    )
+
+
+@transaction.atomic
+def reinstate_organisation(organisation: Organisation, *, by: User, note: str = "") -> Organisation:
+    """suspended → verified."""
+    _require_verifier(by)
+    return _move_organisation(
+        organisation,
+        to=OrganisationStatus.VERIFIED,
+        allowed_from={OrganisationStatus.SUSPENDED},
+        by=by,
+        action="organisation.reinstated",
+        reason=note,
+    )
+
+
+# --- The organisation's own administration ------------------------------------------------------
+
+
+def membership_of(user, organisation: Organisation) -> Membership | None:
+    if isinstance(user, AnonymousUser) or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, organisation=organisation).first()
+
+
+def _require_org_admin(by: User, organisation: Organisation) -> Membership:
+    membership = membership_of(by, organisation)
+    if membership is None or membership.role != OrgRole.ADMIN:
+        raise PermissionDenied(_("Only the organisation's administrator may do this."))
+    return membership
+
+
+@transaction.atomic
+def update_organisation(organisation: Organisation, *, by: User, changes: dict) -> Organisation:
+    """The admin edits details; a new name, identifier or legal representative goes back to verification."""
+    _require_org_admin(by, organisation)
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if locked.status == OrganisationStatus.SUSPENDED:
+        raise TransitionRefused(_("A suspended organisation cannot change its details."))
+    before, after = {}, {}
+    for field, value in changes.items():
+        if getattr(locked, field) != value:
+            before[field], after[field] = str(getattr(locked, field)), str(value)
+            setattr(locked, field, value)
+    if not after:
+        return locked
+    back_to_verification = locked.status != OrganisationStatus.PENDING and any(
+        f in after for f in IDENTITY_FIELDS
+    )
+    if back_to_verification:
+        before["status"], after["status"] = locked.status, OrganisationStatus.PENDING
+        locked.status = OrganisationStatus.PENDING
+        locked.status_reason = ""
+    locked.save()
+    event = audit.record(actor=by, action="organisation.updated", subject=locked, before=before, after=after)
+    if back_to_verification:
+        notify_after_commit(event)
+    return locked
+
+
+@transaction.atomic
+def invite_member(organisation: Organisation, *, by: User, email: str, role: str) -> Invitation:
+    """The admin invites someone by e-mail; the link is good for INVITATION_DAYS days."""
+    _require_org_admin(by, organisation)
+    email = email.strip().lower()
+    if Membership.objects.filter(user__email__iexact=email).exists():
+        raise TransitionRefused(_("%(email)s already belongs to an organisation.") % {"email": email})
+    Invitation.objects.filter(
+        organisation=organisation, email=email, accepted_at=None, revoked_at=None
+    ).update(revoked_at=timezone.now())
+    invitation = Invitation.objects.create(
+        organisation=organisation,
+        email=email,
+        role=role,
+        token=secrets.token_urlsafe(32),
+        invited_by=by,
+        expires_at=timezone.now() + timedelta(days=INVITATION_DAYS),
+    )
+    event = audit.record(
+        actor=by, action="membership.invited", subject=invitation, after={"email": email, "role": role}
+    )
+    notify_after_commit(event)
+    return invitation
+
+
+@transaction.atomic
+def accept_invitation(
+    invitation: Invitation, *, full_name: str = "", password: str = "", language: str = "zh-hans", user=None
+) -> Membership:
+    """Open invitation → membership. Creates the user when the address has no account yet."""
+    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not locked.is_open:
+        raise TransitionRefused(_("This invitation has expired or has already been used."))
+    if user is None:
+        user = User.objects.filter(email__iexact=locked.email).first()
+    if user is None:
+        user = User.objects.create_user(
+            email=locked.email, password=password, full_name=full_name, language=language
+        )
+    elif user.email.lower() != locked.email:
+        raise TransitionRefused(_("This invitation was sent to another e-mail address."))
+    if Membership.objects.filter(user=user).exists():
+        raise TransitionRefused(_("%(email)s already belongs to an organisation.") % {"email": user.email})
+    membership = Membership.objects.create(user=user, organisation=locked.organisation, role=locked.role)
+    locked.accepted_at = timezone.now()
+    locked.save(update_fields=["accepted_at"])
+    audit.record(actor=user, action="membership.joined", subject=membership, after={"role": membership.role})
+    return membership
+
+
+def _admins_left(organisation: Organisation, *, without: Membership) -> int:
+    return (
+        Membership.objects.select_for_update()
+        .filter(organisation=organisation, role=OrgRole.ADMIN)
+        .exclude(pk=without.pk)
+        .count()
+    )
+
+
+@transaction.atomic
+def change_role(membership: Membership, *, by: User, role: str) -> Membership:
+    """The admin changes a member's role; the organisation always keeps an admin."""
+    _require_org_admin(by, membership.organisation)
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == role:
+        return locked
+    if locked.role == OrgRole.ADMIN and _admins_left(locked.organisation, without=locked) == 0:
+        raise TransitionRefused(_("An organisation always keeps an administrator: hand the role over first."))
+    before = locked.role
+    locked.role = role
+    locked.save(update_fields=["role"])
+    event = audit.record(
+        actor=by,
+        action="membership.role_changed",
+        subject=locked,
+        before={"role": before},
+        after={"role": role},
+    )
+    notify_after_commit(event)
+    return locked
+
+
+@transaction.atomic
+def remove_member(membership: Membership, *, by: User) -> None:
+    """The admin removes a member (never the last admin). The user keeps its account, without access."""
+    _require_org_admin(by, membership.organisation)
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == OrgRole.ADMIN and _admins_left(locked.organisation, without=locked) == 0:
+        raise TransitionRefused(_("An organisation always keeps an administrator: hand the role over first."))
+    audit.record(
+        actor=by,
+        action="membership.removed",
+        subject=locked.organisation,
+        before={"member": locked.user.email, "role": locked.role},
+    )
+    locked.delete()
+
+
+@transaction.atomic
+def hand_over_admin(membership: Membership, *, by: User) -> Membership:
+    """The admin makes another member admin and becomes a declarant."""
+    own = _require_org_admin(by, membership.organisation)
+    target = Membership.objects.select_for_update().get(pk=membership.pk)
+    if target.pk == own.pk:
+        raise TransitionRefused(_("Choose another member to hand the administrator role to."))
+    Membership.objects.filter(pk=target.pk).update(role=OrgRole.ADMIN)
+    Membership.objects.filter(pk=own.pk).update(role=OrgRole.DECLARANT)
+    target.refresh_from_db()
+    event = audit.record(
+        actor=by,
+        action="membership.admin_handed_over",
+        subject=target,
+        before={"admin": by.email},
+        after={"admin": target.user.email},
+    )
+    notify_after_commit(event)
+    return target

@@ -6,7 +6,29 @@ app_name = "registry"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("signup/", views.sign_up, name="sign_up"),
+    path("signup/done/", views.sign_up_done, name="sign_up_done"),
+    path("signup/confirm/<str:token>/", views.confirm_email, name="confirm_email"),
+    path("invitation/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("organisations/<int:pk>/licence/", views.licence_download, name="licence"),
+    # Enterprise portal
     path("portal/", views.portal, name="portal"),
+    path("portal/organisation/", views.organisation_detail, name="organisation"),
+    path("portal/organisation/edit/", views.organisation_edit, name="organisation_edit"),
+    path("portal/members/", views.members, name="members"),
+    path("portal/members/invite/", views.invite, name="invite"),
+    path("portal/members/<int:pk>/role/", views.member_role, name="member_role"),
+    path("portal/members/<int:pk>/remove/", views.member_remove, name="member_remove"),
+    path("portal/members/<int:pk>/hand-over/", views.member_hand_over, name="member_hand_over"),
+    # Back office
     path("office/", views.office, name="office"),
+    path("office/organisations/", views.office_organisations, name="office_organisations"),
+    path("office/organisations/<int:pk>/", views.office_organisation, name="office_organisation"),
+    path(
+        "office/organisations/<int:pk>/<str:decision>/",
+        views.office_organisation_decide,
+        name="office_organisation_decide",
+    ),
+    path("office/audit/", views.audit_log, name="audit_log"),
 ]

@@ -1,16 +1,121 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from registry.models import Heartbeat
+from registry import audit, roles, services
+from registry.filters import AuditEventFilter, OrganisationFilter
+from registry.forms import (
+    AcceptInvitationForm,
+    InviteForm,
+    OrganisationForm,
+    ReasonForm,
+    RoleForm,
+    SignUpForm,
+)
+from registry.models import (
+    AuditEvent,
+    Heartbeat,
+    Invitation,
+    Membership,
+    Organisation,
+    OrganisationStatus,
+    OrgRole,
+    User,
+)
+from registry.notifications import EMAIL_CONFIRMATION_SALT
+
+EMAIL_CONFIRMATION_MAX_AGE = 3 * 24 * 3600
+AUDIT_PAGE_SIZE = 50
+
+# --- Public ---------------------------------------------------------------------------------------
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/home.html")
+
+
+def sign_up(request: HttpRequest) -> HttpResponse:
+    form = SignUpForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        organisation = form.save(commit=False)
+        licence = form.cleaned_data.get("business_licence")
+        if licence:
+            organisation.business_licence = licence
+            organisation.business_licence_sha256 = form.checked_licence.sha256
+        services.sign_up(
+            organisation=organisation,
+            email=form.cleaned_data["admin_email"],
+            full_name=form.cleaned_data["admin_name"],
+            password=form.cleaned_data["password1"],
+            language=form.cleaned_data["language"],
+        )
+        return redirect("registry:sign_up_done")
+    return render(request, "registry/sign_up.html", {"form": form})
+
+
+def sign_up_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "registry/sign_up_done.html")
+
+
+def confirm_email(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        pk = TimestampSigner(salt=EMAIL_CONFIRMATION_SALT).unsign(token, max_age=EMAIL_CONFIRMATION_MAX_AGE)
+    except SignatureExpired:
+        return render(request, "registry/confirm_email.html", {"problem": "expired"}, status=400)
+    except BadSignature:
+        return render(request, "registry/confirm_email.html", {"problem": "invalid"}, status=400)
+    user = get_object_or_404(User, pk=pk)
+    services.confirm_email(user)
+    return render(request, "registry/confirm_email.html", {"confirmed_user": user})
+
+
+def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = get_object_or_404(Invitation.objects.select_related("organisation"), token=token)
+    if not invitation.is_open:
+        return render(request, "registry/invitation_accept.html", {"invitation": invitation, "closed": True})
+    existing = User.objects.filter(email__iexact=invitation.email).first()
+    if existing is not None:
+        # Someone with an account accepts while logged in as that account, so nobody else can take the seat.
+        if request.user != existing:
+            messages.info(
+                request, _("Log in with %(email)s to accept the invitation.") % {"email": existing.email}
+            )
+            return redirect_to_login(request.get_full_path())
+        if request.method == "POST":
+            try:
+                services.accept_invitation(invitation, user=existing)
+            except services.TransitionRefused as error:
+                messages.error(request, str(error))
+                return redirect("registry:portal")
+            messages.success(request, _("You have joined %(org)s.") % {"org": invitation.organisation})
+            return redirect("registry:portal")
+        return render(request, "registry/invitation_accept.html", {"invitation": invitation, "form": None})
+    form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.accept_invitation(
+                invitation,
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+                language=form.cleaned_data["language"],
+            )
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("You have joined %(org)s.") % {"org": invitation.organisation})
+            return redirect("registry:portal")
+    return render(request, "registry/invitation_accept.html", {"invitation": invitation, "form": form})
 
 
 @login_required
@@ -20,15 +125,280 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def licence_download(request: HttpRequest, pk: int) -> FileResponse:
+    """The business licence, to the organisation's members and to the bureau; anyone else gets 404."""
+    organisation = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    if not organisation.business_licence:
+        raise Http404
+    response = FileResponse(
+        organisation.business_licence.open("rb"),
+        as_attachment=True,
+        filename=f"licence-{organisation.identifier}{_extension(organisation.business_licence.name)}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _extension(name: str) -> str:
+    return "." + name.rsplit(".", 1)[-1] if "." in name else ""
+
+
+# --- Enterprise portal ----------------------------------------------------------------------------
+
+
+def _own_membership(request: HttpRequest) -> Membership:
+    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _require_admin(membership: Membership) -> None:
+    if membership.role != OrgRole.ADMIN:
+        raise PermissionDenied
+
+
+@login_required
 def portal(request: HttpRequest) -> HttpResponse:
-    return render(request, "registry/portal_home.html")
+    if request.user.is_bureau:
+        return redirect("registry:office")
+    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
+    return render(request, "registry/portal_home.html", {"membership": membership})
+
+
+@login_required
+def organisation_detail(request: HttpRequest) -> HttpResponse:
+    membership = _own_membership(request)
+    organisation = membership.organisation
+    return render(
+        request,
+        "registry/organisation_detail.html",
+        {
+            "membership": membership,
+            "organisation": organisation,
+            "events": audit.events_of(organisation)[:20],
+        },
+    )
+
+
+@login_required
+def organisation_edit(request: HttpRequest) -> HttpResponse:
+    membership = _own_membership(request)
+    _require_admin(membership)
+    organisation = membership.organisation
+    form = OrganisationForm(request.POST or None, request.FILES or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        licence = form.cleaned_data.get("business_licence")
+        if licence:
+            changes["business_licence"] = licence
+            changes["business_licence_sha256"] = form.checked_licence.sha256
+        # The form wrote its values onto the instance while validating; the service starts from the row.
+        organisation.refresh_from_db()
+        try:
+            updated = services.update_organisation(organisation, by=request.user, changes=changes)
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            if updated.status == OrganisationStatus.PENDING:
+                messages.info(request, _("Saved. The changed details go to the Bureau for verification."))
+            else:
+                messages.success(request, _("Saved."))
+            return redirect("registry:organisation")
+    return render(request, "registry/organisation_form.html", {"form": form, "organisation": organisation})
+
+
+@login_required
+def members(request: HttpRequest) -> HttpResponse:
+    membership = _own_membership(request)
+    organisation = membership.organisation
+    return render(
+        request,
+        "registry/members.html",
+        {
+            "membership": membership,
+            "organisation": organisation,
+            "members": organisation.memberships.select_related("user").order_by("role", "user__full_name"),
+            "invitations": [i for i in organisation.invitations.order_by("-created_at")[:20] if i.is_open],
+            "invite_form": InviteForm(),
+            "role_choices": OrgRole.choices,
+        },
+    )
+
+
+@require_POST
+@login_required
+def invite(request: HttpRequest) -> HttpResponse:
+    membership = _own_membership(request)
+    _require_admin(membership)
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a valid e-mail address and a role."))
+    else:
+        try:
+            services.invite_member(
+                membership.organisation,
+                by=request.user,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+            )
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _("Invitation sent to %(email)s.") % {"email": form.cleaned_data["email"]}
+            )
+    return redirect("registry:members")
+
+
+def _member_of_own_organisation(request: HttpRequest, pk: int) -> tuple[Membership, Membership]:
+    own = _own_membership(request)
+    _require_admin(own)
+    return own, get_object_or_404(Membership, pk=pk, organisation=own.organisation)
+
+
+@require_POST
+@login_required
+def member_role(request: HttpRequest, pk: int) -> HttpResponse:
+    _, member = _member_of_own_organisation(request, pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a role."))
+    else:
+        try:
+            services.change_role(member, by=request.user, role=form.cleaned_data["role"])
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Role changed."))
+    return redirect("registry:members")
+
+
+@require_POST
+@login_required
+def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    _, member = _member_of_own_organisation(request, pk)
+    try:
+        services.remove_member(member, by=request.user)
+    except services.TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Member removed."))
+    return redirect("registry:members")
+
+
+@require_POST
+@login_required
+def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
+    _, member = _member_of_own_organisation(request, pk)
+    try:
+        services.hand_over_admin(member, by=request.user)
+    except services.TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(name)s is now the administrator.") % {"name": member.user})
+    return redirect("registry:members")
+
+
+# --- Back office ------------------------------------------------------------------------------------
 
 
 @login_required
 def office(request: HttpRequest) -> HttpResponse:
     if not request.user.is_bureau:
-        return permission_denied(request, None)
-    return render(request, "registry/office_home.html")
+        raise PermissionDenied
+    return render(
+        request,
+        "registry/office_home.html",
+        {
+            "roles": roles.roles_of(request.user),
+            "pending_organisations": Organisation.objects.awaiting_verification().count(),
+        },
+    )
+
+
+@permission_required("registry.view_organisation", raise_exception=True)
+def office_organisations(request: HttpRequest) -> HttpResponse:
+    filterset = OrganisationFilter(
+        request.GET or None, queryset=Organisation.objects.order_by("status", "name")
+    )
+    return render(
+        request,
+        "registry/office_organisation_list.html",
+        {"filter": filterset, "organisations": filterset.qs[:200]},
+    )
+
+
+@permission_required("registry.view_organisation", raise_exception=True)
+def office_organisation(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    return render(
+        request,
+        "registry/office_organisation_detail.html",
+        {
+            "organisation": organisation,
+            "members": organisation.memberships.select_related("user"),
+            "events": audit.events_of(organisation)[:50],
+            "form": ReasonForm(),
+            "can_decide": request.user.has_perm("registry.verify_organisation"),
+        },
+    )
+
+
+DECISIONS = {
+    "verify": services.verify_organisation,
+    "reject": services.reject_organisation,
+    "suspend": services.suspend_organisation,
+    "reinstate": services.reinstate_organisation,
+}
+
+
+@require_POST
+@permission_required("registry.verify_organisation", raise_exception=True)
+def office_organisation_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    if decision not in DECISIONS:
+        raise Http404
+    form = ReasonForm(request.POST)
+    form.is_valid()
+    note = form.cleaned_data.get("note", "")
+    try:
+        service = DECISIONS[decision]
+        if decision in {"reject", "suspend"}:
+            service(organisation, by=request.user, reasons=note)
+        else:
+            service(organisation, by=request.user, note=note)
+    except services.TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Decision recorded; the organisation has been told."))
+    return redirect("registry:office_organisation", pk=pk)
+
+
+@permission_required("registry.view_audit_log", raise_exception=True)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """Newest first, keyset-paged on seq so that the thousandth page costs what the first does."""
+    filterset = AuditEventFilter(request.GET or None, queryset=AuditEvent.objects.all())
+    events = filterset.qs.order_by("-seq")
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        events = events.filter(seq__lt=int(before))
+    page = list(events[: AUDIT_PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("before", None)
+    return render(
+        request,
+        "registry/audit_log.html",
+        {
+            "filter": filterset,
+            "events": page[:AUDIT_PAGE_SIZE],
+            "older": page[AUDIT_PAGE_SIZE - 1].seq if len(page) > AUDIT_PAGE_SIZE else None,
+            "query": query.urlencode(),
+        },
+    )
+
+
+# --- Operations -------------------------------------------------------------------------------------
 
 
 def _check_database() -> str:

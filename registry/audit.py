@@ -1,0 +1,152 @@
+"""The audit trail: the one writer of audit events, and the chain check.
+
+Every event's hash is SHA-256 over the previous event's hash and a canonical serialisation of the event
+(sorted keys, fixed formats). Writers lock the chain's head row, so two events never share a predecessor.
+The source address comes from the request being served (set by AuditContextMiddleware); background jobs
+have none.
+"""
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+
+from registry.models import AuditChainHead, AuditEvent
+
+GENESIS = "0" * 64
+_source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
+
+
+class AuditContextMiddleware:
+    """Remember the client address of the request being served, for the events it causes."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _source_ip.set(request.META.get("REMOTE_ADDR") or None)
+        try:
+            return self.get_response(request)
+        finally:
+            _source_ip.reset(token)
+
+
+def _plain(data: dict | None) -> dict:
+    """JSON-safe and stable: what is hashed is exactly what the database gives back."""
+    return json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder, sort_keys=True))
+
+
+def _normal_ip(value: str | None) -> str | None:
+    """The address as the database gives it back (PostgreSQL's inet normalises IPv6), so hashes match."""
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def canonical(event: AuditEvent) -> bytes:
+    body = {
+        "seq": event.seq,
+        "created_at": event.created_at.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor_id": event.actor_id,
+        "actor_name": event.actor_name,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "subject_repr": event.subject_repr,
+        "before": event.before,
+        "after": event.after,
+        "comment": event.comment,
+        "source_ip": event.source_ip,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def subject_label(subject: models.Model) -> str:
+    return subject._meta.label_lower
+
+
+@transaction.atomic
+def record(
+    *,
+    actor,
+    action: str,
+    subject: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    comment: str = "",
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction."""
+    try:
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    except AuditChainHead.DoesNotExist:  # the very first event (or a freshly flushed test database)
+        AuditChainHead.objects.get_or_create(id=1)
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    actor = actor if actor is not None and actor.is_authenticated else None
+    event = AuditEvent(
+        seq=head.last_seq + 1,
+        created_at=timezone.now(),
+        actor=actor,
+        actor_name=(actor.get_full_name() or actor.email) if actor else "",
+        action=action,
+        subject_type=subject_label(subject),
+        subject_id=str(subject.pk),
+        subject_repr=str(subject)[:300],
+        before=_plain(before),
+        after=_plain(after),
+        comment=comment,
+        source_ip=_normal_ip(_source_ip.get()),
+        prev_hash=head.last_hash,
+    )
+    event.hash = digest(event)
+    event.save(force_insert=True)
+    AuditChainHead.objects.filter(id=1).update(last_seq=event.seq, last_hash=event.hash)
+    return event
+
+
+def events_of(subject: models.Model):
+    return AuditEvent.objects.filter(subject_type=subject_label(subject), subject_id=str(subject.pk))
+
+
+@dataclass
+class Break:
+    seq: int
+    reason: str
+
+
+FIELDS = [f.attname for f in AuditEvent._meta.concrete_fields]
+
+
+def verify_chain(chunk_size: int = 5000) -> Iterator[int | Break]:
+    """Walk the chain in order, in bounded memory. Yields each checked seq, or the first Break and stops."""
+    expected_prev, expected_seq = GENESIS, 1
+    rows = AuditEvent.objects.order_by("seq").values_list(*FIELDS).iterator(chunk_size=chunk_size)
+    for row in rows:
+        event = AuditEvent(**dict(zip(FIELDS, row, strict=True)))
+        if event.seq != expected_seq:
+            yield Break(expected_seq, f"event #{expected_seq} is missing (next found: #{event.seq})")
+            return
+        if event.prev_hash != expected_prev:
+            yield Break(event.seq, f"event #{event.seq} does not follow the previous event's hash")
+            return
+        if digest(event) != event.hash:
+            yield Break(event.seq, f"event #{event.seq} was altered: its content no longer matches its hash")
+            return
+        expected_prev, expected_seq = event.hash, expected_seq + 1
+        yield event.seq
+    head = AuditChainHead.objects.filter(id=1).first()
+    if head and head.last_seq != expected_seq - 1:
+        yield Break(expected_seq, f"the chain ends at #{expected_seq - 1} but its head says #{head.last_seq}")

@@ -1,0 +1,145 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.utils.translation import gettext_lazy as _
+
+from registry import identifiers
+from registry.models import Language, Organisation, OrganisationKind, OrgRole, User
+from registry.uploads import check_upload
+
+ORGANISATION_FIELDS = [
+    "kind",
+    "name",
+    "name_en",
+    "identifier",
+    "is_covered_emitter",
+    "legal_representative",
+    "address",
+    "district",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+]
+
+
+class OrganisationForm(forms.ModelForm):
+    business_licence = forms.FileField(
+        label=_("Business licence (PDF, PNG or JPEG)"),
+        required=False,
+        help_text=_("For households: a copy of the identity card."),
+    )
+
+    class Meta:
+        model = Organisation
+        fields = ORGANISATION_FIELDS
+        help_texts = {
+            "identifier": _(
+                "Organisations: the 18-character Unified Social Credit Code. Households and individuals: "
+                "the 18-character resident identity number."
+            ),
+        }
+
+    def clean_business_licence(self):
+        upload = self.cleaned_data.get("business_licence")
+        if upload:
+            self.checked_licence = check_upload(upload)
+        return upload
+
+    def clean(self):
+        data = super().clean()
+        kind, identifier = data.get("kind"), data.get("identifier")
+        if identifier and kind:
+            validate = (
+                identifiers.validate_identity_number
+                if kind == OrganisationKind.HOUSEHOLD
+                else identifiers.validate_credit_code
+            )
+            try:
+                data["identifier"] = validate(identifier)
+            except forms.ValidationError as error:
+                self.add_error("identifier", error)
+            else:
+                taken = Organisation.objects.filter(identifier=data["identifier"]).exclude(
+                    pk=self.instance.pk
+                )
+                if taken.exists():
+                    self.add_error(
+                        "identifier", _("An organisation with this identifier is already registered.")
+                    )
+        if data.get("is_covered_emitter") and kind != OrganisationKind.ENTERPRISE:
+            self.add_error("is_covered_emitter", _("Only an enterprise can be a covered emitter."))
+        return data
+
+
+class SignUpForm(OrganisationForm):
+    admin_name = forms.CharField(label=_("Your name"), max_length=100)
+    admin_email = forms.EmailField(
+        label=_("Your e-mail address"), help_text=_("You log in with it; we send a confirmation link.")
+    )
+    language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
+    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
+
+    ACCOUNT_FIELDS = ("admin_name", "admin_email", "language", "password1", "password2")
+
+    def organisation_fields(self):
+        return [self[name] for name in self.fields if name not in self.ACCOUNT_FIELDS]
+
+    def account_fields(self):
+        return [self[name] for name in self.ACCOUNT_FIELDS]
+
+    def clean_admin_email(self):
+        email = self.cleaned_data["admin_email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(_("An account with this e-mail address already exists."))
+        return email
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords differ."))
+        elif p1:
+            candidate = User(email=data.get("admin_email", ""), full_name=data.get("admin_name", ""))
+            try:
+                password_validation.validate_password(p1, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+class ReasonForm(forms.Form):
+    note = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), choices=OrgRole.choices, initial=OrgRole.DECLARANT)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=OrgRole.choices)
+
+
+class AcceptInvitationForm(forms.Form):
+    full_name = forms.CharField(label=_("Your name"), max_length=100)
+    language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
+    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", _("The two passwords differ."))
+        elif p1:
+            try:
+                password_validation.validate_password(
+                    p1, User(email=self.email, full_name=data.get("full_name", ""))
+                )
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data

@@ -1,0 +1,107 @@
+"""Who hears of an audit event, and delivering it to them by e-mail in their language, exactly once.
+
+One Delivery row per (event, channel, recipient), unique: a second run of the task finds the row with
+`sent_at` set and sends nothing. Delivery state lives here, never on the audit event.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import mail
+from django.core.signing import TimestampSigner
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from registry.models import AuditEvent, Delivery, Invitation, Membership, Organisation, OrgRole, User
+
+EMAIL_CONFIRMATION_SALT = "registry.confirm-email"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    language: str | None  # None: we do not know it yet, so the e-mail is in both languages
+    user: User | None = None
+
+
+def _users(users) -> list[Recipient]:
+    return [Recipient(u.email, u.language, u) for u in users if u.is_active or u.last_login is None]
+
+
+def organisation_admins(organisation: Organisation) -> list[Recipient]:
+    members = Membership.objects.filter(organisation=organisation, role=OrgRole.ADMIN).select_related("user")
+    return _users(m.user for m in members)
+
+
+def recipients_of(event: AuditEvent) -> list[Recipient]:
+    if event.action in {
+        "organisation.signed_up",
+        "organisation.verified",
+        "organisation.rejected",
+        "organisation.suspended",
+        "organisation.reinstated",
+        "organisation.updated",
+    }:
+        organisation = Organisation.objects.get(pk=event.subject_id)
+        return organisation_admins(organisation)
+    if event.action == "membership.invited":
+        invitation = Invitation.objects.get(pk=event.subject_id)
+        return [Recipient(invitation.email, None)]
+    if event.action in {"membership.role_changed", "membership.admin_handed_over"}:
+        membership = Membership.objects.select_related("user").filter(pk=event.subject_id).first()
+        return _users([membership.user]) if membership else []
+    return []
+
+
+def email_confirmation_link(user: User) -> str:
+    token = TimestampSigner(salt=EMAIL_CONFIRMATION_SALT).sign(str(user.pk))
+    return settings.SITE_URL + reverse("registry:confirm_email", args=[token])
+
+
+def context_for(event: AuditEvent, recipient: Recipient) -> dict:
+    context = {"event": event, "recipient": recipient, "site_url": settings.SITE_URL}
+    if event.action == "membership.invited":
+        invitation = Invitation.objects.select_related("organisation", "invited_by").get(pk=event.subject_id)
+        context["invitation"] = invitation
+        context["link"] = settings.SITE_URL + reverse("registry:accept_invitation", args=[invitation.token])
+    elif event.subject_type == "registry.membership":
+        context["membership"] = Membership.objects.filter(pk=event.subject_id).first()
+    elif event.subject_type == "registry.organisation":
+        context["organisation"] = Organisation.objects.get(pk=event.subject_id)
+        if event.action == "organisation.signed_up" and recipient.user is not None:
+            context["link"] = email_confirmation_link(recipient.user)
+    return context
+
+
+def render_email(event: AuditEvent, recipient: Recipient) -> tuple[str, str]:
+    """Subject (first line of the template) and body, in the recipient's language or, unknown, in both."""
+    template = f"registry/email/{event.action.replace('.', '_')}.txt"
+    context = context_for(event, recipient)
+    parts = []
+    for language in [recipient.language] if recipient.language else [code for code, _ in settings.LANGUAGES]:
+        with translation.override(language):
+            subject, _, body = render_to_string(template, context).strip().partition("\n")
+        parts.append((subject.strip(), body.strip()))
+    return " / ".join(s for s, _ in parts), "\n\n————————\n\n".join(b for _, b in parts) + "\n"
+
+
+def deliver(event_id: int) -> int:
+    """Send the event's e-mails that have not been sent yet; return how many were sent now."""
+    event = AuditEvent.objects.get(pk=event_id)
+    sent = 0
+    for recipient in recipients_of(event):
+        delivery, _ = Delivery.objects.get_or_create(
+            event=event,
+            channel=Delivery.Channel.EMAIL,
+            email=recipient.email,
+            defaults={"user": recipient.user},
+        )
+        if delivery.sent_at:
+            continue
+        subject, body = render_email(event, recipient)
+        mail.send_mail(subject, body, None, [recipient.email])
+        # Only the run that flips sent_at from NULL counts; a concurrent run that lost the race sent a copy
+        # at worst, never skipped one.
+        sent += Delivery.objects.filter(pk=delivery.pk, sent_at=None).update(sent_at=timezone.now())
+    return sent

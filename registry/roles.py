@@ -1,0 +1,59 @@
+"""The bureau's roles: Django groups with permissions. The groups are created by data migrations."""
+
+from django.utils.translation import gettext_lazy as _
+
+INTAKE_OFFICER = "intake_officer"
+TECHNICAL_REVIEWER = "technical_reviewer"
+EXPERT = "expert"
+APPROVER = "approver"
+REGISTRY_ADMIN = "registry_admin"
+
+LABELS = {
+    INTAKE_OFFICER: _("Intake officer"),
+    TECHNICAL_REVIEWER: _("Technical reviewer"),
+    EXPERT: _("Expert"),
+    APPROVER: _("Approver"),
+    REGISTRY_ADMIN: _("Registry administrator"),
+}
+BUREAU_ROLES = tuple(LABELS)
+
+
+def roles_of(user) -> list[str]:
+    """The translated names of the bureau roles a user holds, in the order above."""
+    held = set(user.groups.values_list("name", flat=True))
+    return [str(LABELS[role]) for role in BUREAU_ROLES if role in held]
+
+
+# What each role may do, as "app_label.codename". The data migration created the groups; this table is
+# kept in force after every migrate (and after the test runner's flush) by sync_role_permissions, so a
+# later app only adds its permissions here.
+_EVERY_ROLE = ["registry.view_audit_log", "registry.view_organisation"]
+ROLE_PERMISSIONS = {
+    INTAKE_OFFICER: [*_EVERY_ROLE],
+    TECHNICAL_REVIEWER: [*_EVERY_ROLE],
+    EXPERT: ["registry.view_organisation"],
+    APPROVER: [*_EVERY_ROLE],
+    REGISTRY_ADMIN: [
+        *_EVERY_ROLE,
+        "registry.verify_organisation",
+        "registry.view_user",
+        "registry.view_membership",
+    ],
+}
+
+
+def sync_role_permissions(**kwargs) -> None:
+    """post_migrate: make every role group exist and hold exactly the permissions of ROLE_PERMISSIONS."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is not None:  # an app not migrated yet grants its permissions on its own migrate
+                wanted.append(permission)
+        group.permissions.set(wanted)
