@@ -22,6 +22,15 @@ ORGANISATION_FIELDS = [
 
 
 class OrganisationForm(forms.ModelForm):
+    # Longer than the stored 18 characters: people paste codes with spaces, which clean() removes.
+    identifier = forms.CharField(
+        label=_("Unified Social Credit Code or resident identity number"),
+        max_length=40,
+        help_text=_(
+            "Organisations: the 18-character Unified Social Credit Code. Households and individuals: "
+            "the 18-character resident identity number."
+        ),
+    )
     business_licence = forms.FileField(
         label=_("Business licence (PDF, PNG or JPEG)"),
         required=False,
@@ -31,12 +40,6 @@ class OrganisationForm(forms.ModelForm):
     class Meta:
         model = Organisation
         fields = ORGANISATION_FIELDS
-        help_texts = {
-            "identifier": _(
-                "Organisations: the 18-character Unified Social Credit Code. Households and individuals: "
-                "the 18-character resident identity number."
-            ),
-        }
 
     def clean_business_licence(self):
         upload = self.cleaned_data.get("business_licence")

@@ -113,7 +113,10 @@ def validate_identity_number(value: str) -> str:
         )
     if any(char not in DIGITS for char in number[:17]) or number[17] not in DIGITS + "X":
         raise ValidationError(
-            _("Only digits may stand in the first 17 positions, and a digit or X in the last."),
+            _(
+                "A resident identity number has digits in its first 17 positions, "
+                "and a digit or X in the last."
+            ),
             code="character",
         )
     try:

@@ -232,7 +232,7 @@ def test_identity_messages_say_what_is_wrong():
         "A resident identity number has 18 characters; this one has 12."
     )
     assert english_message(validate_identity_number, "1101051949123100XX") == (
-        "Only digits may stand in the first 17 positions, and a digit or X in the last."
+        "A resident identity number has digits in its first 17 positions, and a digit or X in the last."
     )
     assert english_message(validate_identity_number, make_identity_number("11010519491331002")) == (
         "Positions 7 to 14 must be a real date of birth (YYYYMMDD)."

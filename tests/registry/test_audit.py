@@ -1,0 +1,145 @@
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, InternalError, ProgrammingError, connection, transaction
+
+from registry import audit
+from registry.models import AuditChainHead, AuditEvent
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def record_some(n: int, subject=None):
+    subject = subject or make_user()
+    return [
+        audit.record(actor=subject, action="test.event", subject=subject, after={"n": i}) for i in range(n)
+    ]
+
+
+def test_events_are_chained_by_hash():
+    first, second = record_some(2)
+    assert first.seq + 1 == second.seq
+    assert second.prev_hash == first.hash
+    assert first.hash == audit.digest(first) and len(first.hash) == 64
+
+
+def test_the_hash_is_over_what_the_database_gives_back():
+    event = record_some(1)[0]
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert audit.digest(stored) == stored.hash
+
+
+def test_actor_is_a_snapshot_that_survives_renaming():
+    user = make_user(full_name="Before Rename")
+    audit.record(actor=user, action="test.event", subject=user)
+    user.full_name = "After Rename"
+    user.save()
+    assert AuditEvent.objects.get(actor=user).actor_name == "Before Rename"
+
+
+def test_a_user_with_history_cannot_be_deleted():
+    user = make_user()
+    audit.record(actor=user, action="test.event", subject=user)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        user.delete()
+
+
+def test_source_address_comes_from_the_request(client):
+    from django.urls import reverse
+
+    from tests.factories import PASSWORD
+
+    user = make_user()
+    client.post(reverse("login"), {"username": user.email, "password": PASSWORD}, REMOTE_ADDR="198.51.100.23")
+    event = AuditEvent.objects.get(action="user.logged_in", actor=user)
+    assert event.source_ip == "198.51.100.23"
+
+
+def test_verify_audit_passes_on_an_intact_chain(capsys):
+    record_some(5)
+    call_command("verify_audit", chunk_size=2)
+    assert "intact: 5 events" in capsys.readouterr().out
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_update_and_delete_of_events():
+    event = record_some(1)[0]
+    for statement in (
+        "UPDATE registry_auditevent SET comment = 'rewritten' WHERE id = %s",
+        "DELETE FROM registry_auditevent WHERE id = %s",
+    ):
+        with (
+            pytest.raises((InternalError, ProgrammingError)),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).comment == ""
+
+
+def _behind_the_triggers_back(sql: str, params) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")  # triggers off, as a DBA could
+        cursor.execute(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+def test_verify_audit_names_an_event_altered_behind_the_triggers_back():
+    events = record_some(4)
+    _behind_the_triggers_back(
+        "UPDATE registry_auditevent SET comment = 'forged' WHERE id = %s", [events[2].pk]
+    )
+    with pytest.raises(CommandError, match=f"event #{events[2].seq}: .*altered"):
+        call_command("verify_audit")
+
+
+def test_verify_audit_names_a_deleted_event():
+    events = record_some(4)
+    _behind_the_triggers_back("DELETE FROM registry_auditevent WHERE id = %s", [events[1].pk])
+    with pytest.raises(CommandError, match=f"event #{events[1].seq}: .*missing"):
+        call_command("verify_audit")
+
+
+def test_verify_audit_notices_a_deleted_tail():
+    events = record_some(3)
+    _behind_the_triggers_back("DELETE FROM registry_auditevent WHERE id = %s", [events[2].pk])
+    with pytest.raises(CommandError, match="head says"):
+        call_command("verify_audit")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_writers_never_fork_the_chain():
+    subject = make_user()
+    errors: list[Exception] = []
+    barrier = threading.Barrier(20)
+
+    def writer(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for j in range(5):
+                audit.record(
+                    actor=None, action="test.concurrent", subject=subject, after={"writer": i, "j": j}
+                )
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    events = list(AuditEvent.objects.order_by("seq"))
+    assert len(events) == 100
+    assert [e.seq for e in events] == list(range(1, 101))
+    assert len({e.prev_hash for e in events}) == 100  # no two events share a predecessor
+    assert AuditChainHead.objects.get().last_seq == 100
+    call_command("verify_audit")
