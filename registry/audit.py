@@ -16,10 +16,29 @@ from dataclasses import dataclass
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from registry.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
+
+# What each action means to a person reading a timeline. Other apps add theirs in AppConfig.ready().
+ACTION_LABELS = {
+    "organisation.signed_up": _("Registered on the portal"),
+    "organisation.verified": _("Verified by the Bureau"),
+    "organisation.rejected": _("Not verified, with reasons"),
+    "organisation.suspended": _("Suspended"),
+    "organisation.reinstated": _("Reinstated"),
+    "organisation.updated": _("Details changed"),
+    "membership.invited": _("Member invited"),
+    "membership.joined": _("Member joined"),
+    "membership.role_changed": _("Member's role changed"),
+    "membership.removed": _("Member removed"),
+    "membership.admin_handed_over": _("Administrator role handed over"),
+    "user.email_confirmed": _("E-mail address confirmed"),
+    "user.logged_in": _("Logged in"),
+    "user.login_failed": _("Failed login"),
+}
 _source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 

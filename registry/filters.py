@@ -7,10 +7,16 @@ from registry.models import AuditEvent, Organisation
 
 class OrganisationFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Name or identifier"), method="search")
+    is_covered_emitter = django_filters.ChoiceFilter(
+        label=_("Covered emitter"), choices=[("true", _("Yes")), ("false", _("No"))], method="covered"
+    )
 
     class Meta:
         model = Organisation
         fields = ["status", "kind", "district", "is_covered_emitter"]
+
+    def covered(self, queryset, name, value):
+        return queryset.filter(is_covered_emitter=value == "true")
 
     def search(self, queryset, name, value):
         value = value.strip()
