@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
+    path("", include("projects.urls")),
 ]
 
 handler403 = "registry.views.permission_denied"

@@ -2,7 +2,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from registry.models import Heartbeat, User
+from registry.models import (
+    AuditEvent,
+    CalendarDay,
+    GridEmissionFactor,
+    Heartbeat,
+    Methodology,
+    Organisation,
+    User,
+)
 
 
 @admin.register(User)
@@ -29,3 +37,56 @@ class UserAdmin(DjangoUserAdmin):
 class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "last_seen"]
     readonly_fields = ["name", "last_seen"]
+
+
+@admin.register(Methodology)
+class MethodologyAdmin(admin.ModelAdmin):
+    list_display = ["code", "version", "title_zh", "title_en", "effective_date", "status", "calculator"]
+    list_filter = ["status", "sector"]
+
+
+@admin.register(GridEmissionFactor)
+class GridEmissionFactorAdmin(admin.ModelAdmin):
+    list_display = ["year", "scope", "value", "published_on", "source", "is_demo_value"]
+    list_filter = ["scope", "year"]
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(admin.ModelAdmin):
+    list_display = ["date", "is_working_day", "note"]
+    list_filter = ["is_working_day"]
+    date_hierarchy = "date"
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    """Read-only: organisations change through the portal and the verification screens (audited)."""
+
+    list_display = ["name", "identifier", "kind", "district", "status"]
+    list_filter = ["status", "kind", "district"]
+    search_fields = ["name", "name_en", "identifier"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["seq", "created_at", "actor_name", "action", "subject_repr"]
+    list_filter = ["action"]
+    search_fields = ["subject_repr", "actor_name"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -341,3 +341,152 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.email} ({self.channel})"
+
+
+# --- Reference data: methodologies, grid emission factors, the working-day calendar -----------------
+
+
+class DocumentType(models.TextChoices):
+    PROJECT_DESCRIPTION = "project_description", _("Project description")
+    BUSINESS_LICENCE = "business_licence", _("Business licence")
+    GRID_CONNECTION_ACCEPTANCE = "grid_connection_acceptance", _("Grid-connection acceptance")
+    PROPERTY_RIGHTS = "property_rights", _("Roof or site use rights")
+    MONITORING_REPORT = "monitoring_report", _("Monitoring report")
+    SETTLEMENT_RECORDS = "settlement_records", _("Meter or settlement records")
+    LOAD_REDUCTION_RECORDS = "load_reduction_records", _("Load reduction records")
+    VERIFICATION_REPORT = "verification_report", _("Verification report")
+    VERIFICATION_OPINION = "verification_opinion", _("Verification opinion")
+    OTHER = "other", _("Other")
+
+
+# Uploaded by the verification body assigned to a declaration, not by the applicant.
+VERIFICATION_DOCUMENTS = (DocumentType.VERIFICATION_REPORT, DocumentType.VERIFICATION_OPINION)
+
+
+class Sector(models.TextChoices):
+    ENERGY = "energy", _("Energy")
+    AGRICULTURE = "agriculture", _("Agriculture")
+    HOUSEHOLD = "household", _("Households and daily life")
+
+
+class FactorScope(models.TextChoices):
+    NATIONAL = "national", _("National grid")
+    REGIONAL = "regional", _("Regional grid")
+    PROVINCE = "province", _("Province")
+
+
+class MethodologyStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUPERSEDED = "superseded", _("Superseded")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Methodology(models.Model):
+    """A published methodology: what a declaration must carry, and how its reduction is calculated."""
+
+    code = models.CharField(
+        _("code"), max_length=4, help_text=_("Used in project codes: WH-<code>-0001."), db_index=True
+    )
+    version = models.CharField(_("version"), max_length=10)
+    title_zh = models.CharField(_("title (Chinese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200)
+    sector = models.CharField(_("sector"), max_length=20, choices=Sector)
+    effective_date = models.DateField(
+        _("takes effect"), help_text=_("Declarations under it may be submitted from this date.")
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=MethodologyStatus, default=MethodologyStatus.ACTIVE
+    )
+    factor_scope = models.CharField(
+        _("grid emission factor scope"), max_length=12, choices=FactorScope, blank=True
+    )
+    # Key of a calculator in registry.calculators; empty: the verified quantity comes from the
+    # verification report and the reviewer records it.
+    calculator = models.CharField(_("calculator"), max_length=30, blank=True)
+    applicability_zh = models.TextField(_("applicability (Chinese)"), blank=True)
+    applicability_en = models.TextField(_("applicability (English)"), blank=True)
+    project_documents = models.JSONField(_("documents required of a project"), default=list)
+    declaration_documents = models.JSONField(_("documents required of a declaration"), default=list)
+    max_point_capacity_kw = models.DecimalField(
+        _("largest capacity of one grid-connection point (kW, exclusive)"),
+        max_digits=10,
+        decimal_places=1,
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("methodology")
+        verbose_name_plural = _("methodologies")
+        ordering = ["code", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="methodology_code_version_unique"),
+            models.CheckConstraint(
+                name="methodology_status_known", condition=models.Q(status__in=MethodologyStatus.values)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.version} · {self.title}"
+
+    @property
+    def title(self) -> str:
+        from django.utils.translation import get_language
+
+        return self.title_en if (get_language() or "").startswith("en") and self.title_en else self.title_zh
+
+    @property
+    def applicability(self) -> str:
+        from django.utils.translation import get_language
+
+        english = (get_language() or "").startswith("en")
+        return self.applicability_en if english and self.applicability_en else self.applicability_zh
+
+
+class GridEmissionFactorQuerySet(models.QuerySet):
+    def for_vintage(self, scope: str, year: int):
+        """The factor of the vintage year, or where none is published yet, the latest one published."""
+        factors = self.filter(scope=scope).order_by("-year", "-published_on")
+        return factors.filter(year=year).first() or factors.filter(year__lt=year).first()
+
+
+class GridEmissionFactor(models.Model):
+    """A published grid emission factor. Versioned by year and scope; declarations copy the value they use."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    scope = models.CharField(_("scope"), max_length=12, choices=FactorScope)
+    value = models.DecimalField(_("value (tCO2/MWh)"), max_digits=6, decimal_places=4)
+    source = models.CharField(_("source document"), max_length=300)
+    published_on = models.DateField(_("published"))
+    is_demo_value = models.BooleanField(_("demo value"), default=False)
+
+    objects = GridEmissionFactorQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("grid emission factor")
+        verbose_name_plural = _("grid emission factors")
+        ordering = ["-year", "scope"]
+        constraints = [
+            models.UniqueConstraint(fields=["year", "scope"], name="one_grid_factor_per_year_and_scope"),
+            models.CheckConstraint(name="grid_factor_is_positive", condition=models.Q(value__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.get_scope_display()} {self.value}"
+
+
+class CalendarDay(models.Model):
+    """A registry administrator's override of the working-day calendar, for a year the library does
+    not know yet or a correction: the day is a working day or a rest day, whatever the library says."""
+
+    date = models.DateField(_("date"), unique=True)
+    is_working_day = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("calendar days")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {'working' if self.is_working_day else 'rest'}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import mail
 from django.core.signing import TimestampSigner
-from django.template.loader import render_to_string
+from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -34,7 +34,15 @@ def organisation_admins(organisation: Organisation) -> list[Recipient]:
     return _users(m.user for m in members)
 
 
+# Other apps add who hears of the events about their models: {subject_type: resolver(event)}.
+RESOLVERS: dict = {}
+# ... and what the e-mail says, where the action has no template of its own: {subject_type: template}.
+FALLBACK_TEMPLATES: dict = {}
+
+
 def recipients_of(event: AuditEvent) -> list[Recipient]:
+    if event.subject_type in RESOLVERS:
+        return RESOLVERS[event.subject_type](event)
     if event.action in {
         "organisation.signed_up",
         "organisation.verified",
@@ -59,8 +67,20 @@ def email_confirmation_link(user: User) -> str:
     return settings.SITE_URL + reverse("registry:confirm_email", args=[token])
 
 
+def _subject_of(event: AuditEvent):
+    from django.apps import apps
+
+    model = apps.get_model(event.subject_type)
+    return model.objects.filter(pk=event.subject_id).first()
+
+
 def context_for(event: AuditEvent, recipient: Recipient) -> dict:
-    context = {"event": event, "recipient": recipient, "site_url": settings.SITE_URL}
+    context = {
+        "event": event,
+        "recipient": recipient,
+        "site_url": settings.SITE_URL,
+        "subject": _subject_of(event),
+    }
     if event.action == "membership.invited":
         invitation = Invitation.objects.select_related("organisation", "invited_by").get(pk=event.subject_id)
         context["invitation"] = invitation
@@ -76,12 +96,16 @@ def context_for(event: AuditEvent, recipient: Recipient) -> dict:
 
 def render_email(event: AuditEvent, recipient: Recipient) -> tuple[str, str]:
     """Subject (first line of the template) and body, in the recipient's language or, unknown, in both."""
-    template = f"registry/email/{event.action.replace('.', '_')}.txt"
+    app_label = event.subject_type.split(".")[0]
+    names = [f"{app_label}/email/{event.action.replace('.', '_')}.txt"]
+    if event.subject_type in FALLBACK_TEMPLATES:
+        names.append(FALLBACK_TEMPLATES[event.subject_type])
+    template = select_template(names)
     context = context_for(event, recipient)
     parts = []
     for language in [recipient.language] if recipient.language else [code for code, _ in settings.LANGUAGES]:
         with translation.override(language):
-            subject, _, body = render_to_string(template, context).strip().partition("\n")
+            subject, _, body = template.render(context).strip().partition("\n")
         parts.append((subject.strip(), body.strip()))
     return " / ".join(s for s, _ in parts), "\n\n————————\n\n".join(b for _, b in parts) + "\n"
 

@@ -27,14 +27,20 @@ def roles_of(user) -> list[str]:
 # What each role may do, as "app_label.codename". The data migration created the groups; this table is
 # kept in force after every migrate (and after the test runner's flush) by sync_role_permissions, so a
 # later app only adds its permissions here.
-_EVERY_ROLE = ["registry.view_audit_log", "registry.view_organisation"]
+_EVERY_ROLE = ["registry.view_audit_log", "registry.view_organisation", "projects.review_case"]
+_REFERENCE_DATA = [
+    f"registry.{verb}_{model}"
+    for model in ("methodology", "gridemissionfactor", "calendarday")
+    for verb in ("view", "add", "change")
+]
 ROLE_PERMISSIONS = {
-    INTAKE_OFFICER: [*_EVERY_ROLE],
-    TECHNICAL_REVIEWER: [*_EVERY_ROLE],
-    EXPERT: ["registry.view_organisation"],
-    APPROVER: [*_EVERY_ROLE],
+    INTAKE_OFFICER: [*_EVERY_ROLE, "projects.act_intake"],
+    TECHNICAL_REVIEWER: [*_EVERY_ROLE, "projects.act_technical"],
+    EXPERT: ["registry.view_organisation", "projects.review_case", "projects.act_expert"],
+    APPROVER: [*_EVERY_ROLE, "projects.act_approval"],
     REGISTRY_ADMIN: [
         *_EVERY_ROLE,
+        *_REFERENCE_DATA,
         "registry.verify_organisation",
         "registry.view_user",
         "registry.view_membership",

@@ -1,0 +1,321 @@
+"""Demo data of the projects app: the city's three methodologies, grid factors, the article's PV
+project filed through the real review, its 2022 declaration, and cases in other states.
+
+Figures the article gives: the GEM PV project's 4,269 t and the phase's second declaration of 3,340 t
+(7,609 t in all), vintage 2022. Everything else (meters, capacities, monthly MWh) is a demo value.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from projects import services, workflow
+from projects.models import Declaration, Project, Stage
+from registry.demo import DEMO_DOMAIN
+from registry.models import (
+    DocumentType,
+    FactorScope,
+    GridEmissionFactor,
+    Membership,
+    Methodology,
+    Organisation,
+    OrgRole,
+    Sector,
+    User,
+)
+
+PUBLISHED = date(2023, 11, 30)
+
+METHODOLOGIES = [
+    {
+        "code": "PV",
+        "version": "1.0",
+        "sector": Sector.ENERGY,
+        "calculator": "pv",
+        "title_zh": "分布式光伏发电项目碳普惠方法学",
+        "title_en": "Distributed photovoltaic generation",
+        "factor_scope": FactorScope.NATIONAL,
+        "max_point_capacity_kw": Decimal("6000"),
+        "applicability_zh": "位于本市行政区域内、单个并网点装机容量小于6兆瓦的分布式光伏发电项目。",
+        "applicability_en": "Distributed PV in the city, each grid-connection point under 6 MW.",
+        "project_documents": [
+            DocumentType.PROJECT_DESCRIPTION,
+            DocumentType.GRID_CONNECTION_ACCEPTANCE,
+            DocumentType.PROPERTY_RIGHTS,
+        ],
+        "declaration_documents": [
+            DocumentType.MONITORING_REPORT,
+            DocumentType.SETTLEMENT_RECORDS,
+            DocumentType.VERIFICATION_REPORT,
+        ],
+    },
+    {
+        "code": "MA",
+        "version": "1.0",
+        "sector": Sector.AGRICULTURE,
+        "calculator": "",
+        "title_zh": "规模化畜禽养殖场粪污资源化利用碳普惠方法学",
+        "title_en": "Manure use on large poultry and livestock farms",
+        "factor_scope": "",
+        "max_point_capacity_kw": None,
+        "applicability_zh": "本市规模化养殖场粪污资源化利用项目；减排量以核查报告为准。",
+        "applicability_en": "Manure use on large farms in the city; the verified quantity comes from the "
+        "verification report.",
+        "project_documents": [DocumentType.PROJECT_DESCRIPTION],
+        "declaration_documents": [DocumentType.MONITORING_REPORT, DocumentType.VERIFICATION_REPORT],
+    },
+    {
+        "code": "DR",
+        "version": "1.0",
+        "sector": Sector.HOUSEHOLD,
+        "calculator": "demand_response",
+        "title_zh": "居民用电需求响应碳普惠方法学",
+        "title_en": "Residential electricity demand response",
+        "factor_scope": FactorScope.NATIONAL,
+        "max_point_capacity_kw": None,
+        "applicability_zh": "本市居民用户参与电网需求响应所减少的用电负荷。",
+        "applicability_en": "Load reduced by residential customers in the city in demand response.",
+        "project_documents": [DocumentType.PROJECT_DESCRIPTION],
+        "declaration_documents": [DocumentType.LOAD_REDUCTION_RECORDS, DocumentType.VERIFICATION_REPORT],
+    },
+]
+
+# (year, value, source, published, demo value?)
+FACTORS = [
+    (
+        2021,
+        "0.5810",
+        "生态环境部《企业温室气体排放核算与报告指南 发电设施》(2022 修订版) (demo value)",
+        date(2022, 12, 19),
+        True,
+    ),
+    (
+        2022,
+        "0.5703",
+        "生态环境部、国家统计局 2022 年全国电力平均二氧化碳排放因子 (demo value)",
+        date(2023, 2, 7),
+        True,
+    ),
+]
+
+# 2022 monthly MWh of the two registered declarations (demo values chosen so that the sums give the
+# article's tonnes: 7,486.0 MWh × 0.5703 = 4,269.26 → 4,269 t; 5,857.0 × 0.5703 = 3,340.25 → 3,340 t).
+GEM_MONTHS = [
+    "412.6",
+    "455.3",
+    "598.7",
+    "671.2",
+    "744.9",
+    "702.8",
+    "798.4",
+    "812.5",
+    "690.1",
+    "601.3",
+    "520.7",
+    "477.5",
+]
+SECOND_MONTHS = [
+    "322.4",
+    "356.8",
+    "468.1",
+    "525.0",
+    "582.6",
+    "549.7",
+    "624.3",
+    "635.4",
+    "539.8",
+    "470.3",
+    "407.4",
+    "375.2",
+]
+
+
+def demo_pdf(title: str) -> bytes:
+    """A small valid one-page PDF saying what it stands for (ASCII only)."""
+    text = f"Demo document: {title}".replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _user(local: str) -> User:
+    return User.objects.get(email=f"{local}@{DEMO_DOMAIN}")
+
+
+def _org(identifier_prefix: str) -> Organisation:
+    return Organisation.objects.get(identifier__startswith=identifier_prefix)
+
+
+def _upload(case, by: User, doc_type: str) -> None:
+    content = ContentFile(demo_pdf(f"{doc_type} of {case}"), name=f"{doc_type}.pdf")
+    services.upload_document(case, by=by, doc_type=doc_type, upload=content)
+
+
+def seed_reference_data() -> dict[str, Methodology]:
+    methodologies = {}
+    for spec in METHODOLOGIES:
+        methodology, _ = Methodology.objects.get_or_create(
+            code=spec["code"], version=spec["version"], defaults={**spec, "effective_date": PUBLISHED}
+        )
+        methodologies[spec["code"]] = methodology
+    for year, value, source, published, demo in FACTORS:
+        GridEmissionFactor.objects.get_or_create(
+            year=year,
+            scope=FactorScope.NATIONAL,
+            defaults={
+                "value": Decimal(value),
+                "source": source,
+                "published_on": published,
+                "is_demo_value": demo,
+            },
+        )
+    return methodologies
+
+
+def _file_project(organisation, methodology, *, by, title, site, district, meters, capacity, docs=True):
+    """A project taken through the real review: submitted, accepted, forwarded and approved (filed)."""
+    project = services.create_project(
+        organisation,
+        by=by,
+        data={
+            "methodology": methodology,
+            "title": title,
+            "site_address": site,
+            "district": district,
+            "capacity_kw": capacity,
+            "commissioning_date": date(2021, 6, 30),
+            "crediting_start": date(2021, 7, 1),
+            "crediting_end": date(2031, 6, 30),
+            "not_registered_elsewhere": True,
+            "outside_covered_boundary": True,
+            "description": "Demo project.",
+        },
+        points=[services.Point(m, c) for m, c in meters],
+    )
+    if docs:
+        for doc_type in methodology.project_documents:
+            _upload(project, by, doc_type)
+    return project
+
+
+def _review_to_approval(case, *, verified_t=None) -> None:
+    workflow.accept(case, by=_user("intake"), note="Demo: complete.")
+    workflow.forward(
+        case,
+        by=_user("reviewer"),
+        recommendation="approve",
+        verified_t=verified_t,
+        note="Demo: eligible, data and calculation checked.",
+    )
+
+
+def _declare(project, *, by, months: list[str], verifier_user: User, submit: bool):
+    declaration = services.create_declaration(
+        project,
+        by=by,
+        period_start=date(2022, 1, 1),
+        period_end=date(2022, 12, 31),
+        verification_body=_org("91420100MA4K00007"),
+    )
+    values = {date(2022, m, 1): Decimal(v) for m, v in enumerate(months, start=1)}
+    services.save_monitoring_data(declaration, by=by, values=values)
+    for doc_type in [DocumentType.MONITORING_REPORT, DocumentType.SETTLEMENT_RECORDS]:
+        _upload(declaration, by, doc_type)
+    _upload(declaration, verifier_user, DocumentType.VERIFICATION_REPORT)
+    _upload(declaration, verifier_user, DocumentType.VERIFICATION_OPINION)
+    if submit:
+        workflow.submit(declaration, by=by)
+    return declaration
+
+
+@transaction.atomic
+def seed() -> None:
+    methodologies = seed_reference_data()
+    if Project.objects.filter(title__startswith="武汉格林美城市矿产循环产业园").exists():
+        return
+    gem, second, farm = _org("91420117MA4K00001"), _org("91420100MA4K00002"), _org("93420116MA4K00004")
+    gem_declarant, second_admin = _user("gem.declarant"), _user("second.admin")
+    verifier, approver = _user("verifier"), _user("approver")
+
+    # The article's project: filed as WH-PV-0001, its 2022 declaration submitted.
+    article = _file_project(
+        gem,
+        methodologies["PV"],
+        by=gem_declarant,
+        title="武汉格林美城市矿产循环产业园分布式光伏发电项目",
+        site="武汉市新洲区阳逻经济开发区（格林美城市矿产循环产业园）",
+        district="xinzhou",
+        meters=[("PV-XZ-0001", Decimal("5200.0")), ("PV-XZ-0002", Decimal("4800.0"))],
+        capacity=Decimal("10000.0"),
+    )
+    workflow.submit(article, by=gem_declarant)
+    _review_to_approval(article)
+    workflow.approve(article, by=approver, note="Demo: filed.")
+    article.refresh_from_db()
+    _declare(article, by=gem_declarant, months=GEM_MONTHS, verifier_user=verifier, submit=True)
+
+    # The phase's second project (the article names only its tonnes).
+    other = _file_project(
+        second,
+        methodologies["PV"],
+        by=second_admin,
+        title="东湖高新区光谷园区屋顶分布式光伏项目 (demo)",
+        site="武汉市东湖新技术开发区光谷大道 (demo)",
+        district="east_lake_high_tech",
+        meters=[("PV-DH-0101", Decimal("3900.0")), ("PV-DH-0102", Decimal("3100.0"))],
+        capacity=Decimal("7000.0"),
+    )
+    workflow.submit(other, by=second_admin)
+    _review_to_approval(other)
+    workflow.approve(other, by=approver, note="Demo: filed.")
+    other.refresh_from_db()
+    _declare(other, by=second_admin, months=SECOND_MONTHS, verifier_user=verifier, submit=True)
+
+    # Drafts: a second rooftop of GEM with a document missing, and a manure project of the farm.
+    _file_project(
+        gem,
+        methodologies["PV"],
+        by=gem_declarant,
+        title="格林美新洲二期屋顶光伏项目 (demo)",
+        site="武汉市新洲区 (demo)",
+        district="xinzhou",
+        meters=[("PV-XZ-0003", Decimal("2500.0"))],
+        capacity=Decimal("2500.0"),
+        docs=False,
+    )
+    farm_admin = Membership.objects.get(organisation=farm, role=OrgRole.ADMIN).user
+    _file_project(
+        farm,
+        methodologies["MA"],
+        by=farm_admin,
+        title="黄陂生态养殖场粪污资源化利用项目 (demo)",
+        site="武汉市黄陂区 (demo)",
+        district="huangpi",
+        meters=[],
+        capacity=None,
+    )
+
+
+def stage_counts() -> dict[str, int]:
+    return {
+        "projects": Project.objects.count(),
+        "filed": Project.objects.filter(stage=Stage.APPROVED).count(),
+        "declarations": Declaration.objects.count(),
+    }

@@ -1,0 +1,137 @@
+from datetime import date
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from projects.models import Declaration, Project
+from registry.models import (
+    DocumentType,
+    Methodology,
+    MethodologyStatus,
+    Organisation,
+    OrganisationKind,
+    OrganisationStatus,
+)
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = [
+            "methodology",
+            "title",
+            "site_address",
+            "district",
+            "latitude",
+            "longitude",
+            "capacity_kw",
+            "commissioning_date",
+            "crediting_start",
+            "crediting_end",
+            "description",
+            "not_registered_elsewhere",
+            "outside_covered_boundary",
+        ]
+        widgets = {
+            "commissioning_date": DATE,
+            "crediting_start": DATE,
+            "crediting_end": DATE,
+            "description": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["methodology"].queryset = Methodology.objects.filter(status=MethodologyStatus.ACTIVE)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("crediting_start"), data.get("crediting_end")
+        if start and end and end < start:
+            self.add_error("crediting_end", _("The crediting period ends before it starts."))
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        if latitude is not None and not -90 <= latitude <= 90:
+            self.add_error("latitude", _("A latitude lies between -90 and 90."))
+        if longitude is not None and not -180 <= longitude <= 180:
+            self.add_error("longitude", _("A longitude lies between -180 and 180."))
+        return data
+
+
+class ConnectionPointForm(forms.Form):
+    meter_number = forms.CharField(label=_("Meter number"), max_length=40)
+    capacity_kw = forms.DecimalField(label=_("Capacity (kW)"), max_digits=10, decimal_places=1, min_value=0.1)
+
+    def clean_meter_number(self):
+        return self.cleaned_data["meter_number"].strip().upper()
+
+
+ConnectionPointFormSet = forms.formset_factory(
+    ConnectionPointForm, extra=2, min_num=0, validate_min=False, can_delete=True
+)
+
+
+class DeclarationForm(forms.ModelForm):
+    class Meta:
+        model = Declaration
+        fields = ["period_start", "period_end", "verification_body"]
+        widgets = {"period_start": DATE, "period_end": DATE}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["verification_body"].queryset = Organisation.objects.filter(
+            kind=OrganisationKind.VERIFICATION_BODY, status=OrganisationStatus.VERIFIED
+        )
+
+
+class MonthlyDataForm(forms.Form):
+    """One MWh field per month of the monitoring period."""
+
+    def __init__(self, *args, months: list[date], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.months = months
+        for month in months:
+            self.fields[self.key(month)] = forms.DecimalField(
+                label=f"{month:%Y-%m}",
+                max_digits=12,
+                decimal_places=3,
+                min_value=0,
+                widget=forms.NumberInput(attrs={"step": "0.001", "inputmode": "decimal"}),
+            )
+
+    @staticmethod
+    def key(month: date) -> str:
+        return f"m_{month:%Y_%m}"
+
+    def values(self) -> dict:
+        return {month: self.cleaned_data[self.key(month)] for month in self.months}
+
+
+class SingleFigureForm(forms.Form):
+    value_mwh = forms.DecimalField(
+        label=_("MWh for the whole period"), max_digits=12, decimal_places=3, min_value=0
+    )
+
+
+class ClaimedQuantityForm(forms.Form):
+    claimed_t = forms.IntegerField(
+        label=_("Claimed reduction (t), as the verification report gives it"), min_value=0
+    )
+
+
+class SpreadsheetForm(forms.Form):
+    sheet = forms.FileField(label=_("XLSX sheet"))
+
+
+class DocumentForm(forms.Form):
+    doc_type = forms.ChoiceField(label=_("Document type"), choices=DocumentType.choices)
+    file = forms.FileField(label=_("File (PDF, PNG or JPEG)"))
+
+    def __init__(self, *args, types=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if types is not None:
+            self.fields["doc_type"].choices = [(t, DocumentType(t).label) for t in types]
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)

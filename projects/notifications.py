@@ -1,0 +1,37 @@
+"""Who hears of a case's transitions: the applicant's members on every change of their case, the bureau
+group of the stage the case enters, and the case's assignee."""
+
+from django.contrib.auth.models import Group
+
+from registry import notifications, roles
+from registry.models import AuditEvent, Membership
+
+STAGE_GROUPS = {
+    "intake": roles.INTAKE_OFFICER,
+    "technical": roles.TECHNICAL_REVIEWER,
+    "expert": roles.EXPERT,
+    "approval": roles.APPROVER,
+}
+
+
+def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
+    if not event.action.startswith("case."):
+        return []
+    case = notifications._subject_of(event)
+    if case is None:
+        return []
+    organisation = case.project.organisation if hasattr(case, "project") else case.organisation
+    users = [m.user for m in Membership.objects.filter(organisation=organisation).select_related("user")]
+    group = STAGE_GROUPS.get(event.after.get("stage", ""))
+    if group:
+        users += list(Group.objects.get(name=group).user_set.filter(is_active=True))
+    if case.assignee_id:
+        users.append(case.assignee)
+    unique = {u.pk: u for u in users if u.is_active}
+    return [notifications.Recipient(u.email, u.language, u) for u in unique.values()]
+
+
+def register() -> None:
+    for subject_type in ("projects.project", "projects.declaration"):
+        notifications.RESOLVERS[subject_type] = case_recipients
+        notifications.FALLBACK_TEMPLATES[subject_type] = "projects/email/case_event.txt"

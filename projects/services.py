@@ -1,0 +1,520 @@
+"""Drafting writes of the projects app: projects and their meters, declarations and their monitoring
+data, documents. The review transitions are in projects.workflow.
+
+Every rule the database also holds (one live project per meter; a project's periods never overlap) is
+checked here first, so users get a readable message on SQLite and PostgreSQL alike.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from projects.models import (
+    DEAD_STAGES,
+    Declaration,
+    Document,
+    GridConnectionPoint,
+    MonitoringEntry,
+    Project,
+    Stage,
+)
+from projects.spreadsheets import months_of
+from registry import audit, calculators
+from registry.models import (
+    VERIFICATION_DOCUMENTS,
+    DocumentType,
+    GridEmissionFactor,
+    MethodologyStatus,
+    Organisation,
+    OrganisationKind,
+    OrgRole,
+    User,
+)
+from registry.services import TransitionRefused
+from registry.uploads import check_upload
+
+PROJECT_FIELDS = [
+    "methodology",
+    "title",
+    "site_address",
+    "district",
+    "latitude",
+    "longitude",
+    "capacity_kw",
+    "commissioning_date",
+    "crediting_start",
+    "crediting_end",
+    "description",
+    "not_registered_elsewhere",
+    "outside_covered_boundary",
+]
+
+
+@dataclass(frozen=True)
+class Point:
+    meter_number: str
+    capacity_kw: Decimal
+
+
+# --- Rights ----------------------------------------------------------------------------------------
+
+
+def organisation_of(case) -> Organisation:
+    return case.project.organisation if isinstance(case, Declaration) else case.organisation
+
+
+def require_applicant(organisation: Organisation, user: User) -> None:
+    if not organisation.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists():
+        raise PermissionDenied(_("Only the organisation's administrator or declarants may do this."))
+
+
+def require_editable(case) -> None:
+    if not case.is_editable:
+        raise TransitionRefused(
+            _("%(case)s is at the stage “%(stage)s” and cannot be changed now.")
+            % {"case": case, "stage": case.get_stage_display()}
+        )
+
+
+# --- Projects ----------------------------------------------------------------------------------------
+
+
+def meter_conflicts(points: list[Point], *, exclude_project: Project | None = None) -> list[str]:
+    """Meter numbers already claimed by another live project, or twice in this one."""
+    numbers = [p.meter_number for p in points]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1})
+    taken = GridConnectionPoint.objects.filter(meter_number__in=numbers, live=True)
+    if exclude_project is not None:
+        taken = taken.exclude(project=exclude_project)
+    return twice + sorted(set(taken.values_list("meter_number", flat=True)))
+
+
+def _check_meters(points: list[Point], project: Project | None) -> None:
+    conflicts = meter_conflicts(points, exclude_project=project)
+    if conflicts:
+        raise ValidationError(
+            _(
+                "Meter %(meters)s is already claimed by another live project (or twice here): a meter "
+                "belongs "
+                "to one project only."
+            )
+            % {"meters": ", ".join(conflicts)}
+        )
+
+
+def _save_points(project: Project, points: list[Point]) -> None:
+    project.connection_points.all().delete()
+    GridConnectionPoint.objects.bulk_create(
+        GridConnectionPoint(project=project, meter_number=p.meter_number, capacity_kw=p.capacity_kw)
+        for p in points
+    )
+
+
+@transaction.atomic
+def create_project(organisation: Organisation, *, by: User, data: dict, points: list[Point]) -> Project:
+    """A new draft project of the organisation, with its grid-connection points."""
+    require_applicant(organisation, by)
+    _check_meters(points, None)
+    project = Project.objects.create(organisation=organisation, created_by=by, **data)
+    _save_points(project, points)
+    audit.record(actor=by, action="project.created", subject=project, after={"title": project.title})
+    return project
+
+
+@transaction.atomic
+def update_project(project: Project, *, by: User, data: dict, points: list[Point]) -> Project:
+    """Edit a draft or returned project and replace its grid-connection points."""
+    require_applicant(project.organisation, by)
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    require_editable(locked)
+    _check_meters(points, locked)
+    changed = {}
+    for field, value in data.items():
+        if getattr(locked, field) != value:
+            changed[field] = str(value)
+            setattr(locked, field, value)
+    locked.save()
+    _save_points(locked, points)
+    audit.record(actor=by, action="project.updated", subject=locked, after=changed)
+    return locked
+
+
+def applicability_problems(project: Project) -> list[str]:
+    """The methodology's applicability rules, each failure as a sentence the applicant can act on."""
+    problems = []
+    methodology = project.methodology
+    points = list(project.connection_points.all())
+    if methodology.max_point_capacity_kw is not None:
+        if not points:
+            problems.append(_("Add at least one grid-connection point with its meter number and capacity."))
+        limit_mw = methodology.max_point_capacity_kw / 1000
+        for point in points:
+            if point.capacity_kw >= methodology.max_point_capacity_kw:
+                problems.append(
+                    _(
+                        "Grid-connection point %(meter)s has %(capacity)s kW; this methodology allows "
+                        "less than "
+                        "%(limit)s MW per point."
+                    )
+                    % {"meter": point.meter_number, "capacity": point.capacity_kw, "limit": f"{limit_mw:g}"}
+                )
+    if not project.not_registered_elsewhere:
+        problems.append(
+            _(
+                "Confirm that the project is registered in no other scheme (CCER, VCS, another city's "
+                "carbon inclusion)."
+            )
+        )
+    if not project.outside_covered_boundary:
+        problems.append(_("Confirm that the project lies inside no covered emitter's compliance boundary."))
+    return problems
+
+
+# --- Documents ---------------------------------------------------------------------------------------
+
+
+def required_documents(case) -> list[str]:
+    methodology = (case.project if isinstance(case, Declaration) else case).methodology
+    required = (
+        methodology.declaration_documents if isinstance(case, Declaration) else methodology.project_documents
+    )
+    return [DocumentType(d) for d in required]
+
+
+def latest_documents(case) -> dict[str, Document]:
+    latest = {}
+    for document in case.documents.order_by("doc_type", "-version"):
+        latest.setdefault(document.doc_type, document)
+    return latest
+
+
+def missing_documents(case) -> list[str]:
+    present = set(case.documents.values_list("doc_type", flat=True).distinct())
+    return [d for d in required_documents(case) if d not in present]
+
+
+def may_upload(case, user: User, doc_type: str) -> bool:
+    """The applicant uploads while the case is editable; the assigned verification body uploads its
+    report and opinion until the case is decided."""
+    if doc_type in VERIFICATION_DOCUMENTS:
+        return (
+            isinstance(case, Declaration)
+            and case.verification_body_id is not None
+            and case.verification_body.memberships.filter(user=user).exists()
+            and case.stage not in {Stage.APPROVED, *DEAD_STAGES}
+        )
+    organisation = organisation_of(case)
+    applicant = organisation.memberships.filter(
+        user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]
+    ).exists()
+    return applicant and case.is_editable
+
+
+@transaction.atomic
+def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
+    """Store a checked upload as the next version of its type; refused files are never stored."""
+    if doc_type not in DocumentType.values:
+        raise ValidationError(_("Choose a document type."))
+    if not may_upload(case, by, doc_type):
+        raise PermissionDenied(_("You cannot add this document to this case now."))
+    checked = check_upload(upload)
+    owner = {"declaration": case} if isinstance(case, Declaration) else {"project": case}
+    # Lock the case so two uploads of one type at once get versions n and n + 1, not both n.
+    type(case).objects.select_for_update().get(pk=case.pk)
+    version = (Document.objects.filter(doc_type=doc_type, **owner).aggregate(v=Max("version"))["v"] or 0) + 1
+    original_name = upload.name[:200]
+    # Stored under a name of our own making: nothing of the user's file name reaches the storage path.
+    upload.name = f"{doc_type}-v{version}{_suffix(checked.kind)}"
+    document = Document.objects.create(
+        doc_type=doc_type,
+        version=version,
+        file=upload,
+        original_name=original_name,
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        uploaded_by=by,
+        **owner,
+    )
+    audit.record(
+        actor=by,
+        action="document.uploaded",
+        subject=case,
+        after={"document": doc_type, "version": version, "sha256": checked.sha256},
+    )
+    return document
+
+
+def _suffix(kind: str) -> str:
+    from registry.uploads import EXTENSIONS
+
+    return EXTENSIONS[kind]
+
+
+# --- Declarations --------------------------------------------------------------------------------------
+
+
+def period_problems(
+    project: Project, start: date, end: date, *, exclude: Declaration | None = None
+) -> list[str]:
+    problems = []
+    if end < start:
+        return [_("The monitoring period ends before it starts.")]
+    if start.year != end.year:
+        problems.append(_("A monitoring period lies within one calendar year (its vintage)."))
+    if start < project.crediting_start or end > project.crediting_end:
+        problems.append(
+            _("The monitoring period must lie inside the project's crediting period (%(start)s to %(end)s).")
+            % {"start": project.crediting_start.isoformat(), "end": project.crediting_end.isoformat()}
+        )
+    overlapping = project.declarations.exclude(stage__in=DEAD_STAGES).filter(
+        period_start__lte=end, period_end__gte=start
+    )
+    if exclude is not None:
+        overlapping = overlapping.exclude(pk=exclude.pk)
+    for other in overlapping:
+        problems.append(
+            _("The period overlaps the declaration for %(start)s to %(end)s of this project.")
+            % {"start": other.period_start.isoformat(), "end": other.period_end.isoformat()}
+        )
+    return problems
+
+
+def _check_verification_body(body: Organisation | None) -> None:
+    if body is not None and body.kind != OrganisationKind.VERIFICATION_BODY:
+        raise ValidationError(_("Choose a verification body."))
+
+
+@transaction.atomic
+def create_declaration(
+    project: Project,
+    *,
+    by: User,
+    period_start: date,
+    period_end: date,
+    verification_body: Organisation | None,
+) -> Declaration:
+    """A draft declaration of a filed project for one monitoring period."""
+    require_applicant(project.organisation, by)
+    if not project.is_filed:
+        raise TransitionRefused(_("Reductions can be declared only for a filed project."))
+    # Lock the project: two declarations of one project at once must not both pass the overlap check.
+    Project.objects.select_for_update().get(pk=project.pk)
+    problems = period_problems(project, period_start, period_end)
+    if problems:
+        raise ValidationError(problems)
+    _check_verification_body(verification_body)
+    declaration = Declaration.objects.create(
+        project=project,
+        period_start=period_start,
+        period_end=period_end,
+        verification_body=verification_body,
+        created_by=by,
+    )
+    audit.record(
+        actor=by,
+        action="declaration.created",
+        subject=declaration,
+        after={"period": [period_start.isoformat(), period_end.isoformat()]},
+    )
+    return declaration
+
+
+@transaction.atomic
+def update_declaration(
+    declaration: Declaration, *, by: User, period_start: date, period_end: date, verification_body
+) -> Declaration:
+    require_applicant(declaration.project.organisation, by)
+    locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    require_editable(locked)
+    Project.objects.select_for_update().get(pk=locked.project_id)
+    problems = period_problems(locked.project, period_start, period_end, exclude=locked)
+    if problems:
+        raise ValidationError(problems)
+    _check_verification_body(verification_body)
+    period_changed = (locked.period_start, locked.period_end) != (period_start, period_end)
+    locked.period_start, locked.period_end, locked.verification_body = (
+        period_start,
+        period_end,
+        verification_body,
+    )
+    locked.save()
+    if period_changed:
+        # Months outside the new period no longer count.
+        locked.entries.exclude(month__isnull=True).exclude(
+            month__range=(period_start.replace(day=1), period_end)
+        ).delete()
+        recalculate(locked)
+    audit.record(
+        actor=by,
+        action="declaration.updated",
+        subject=locked,
+        after={"period": [period_start.isoformat(), period_end.isoformat()]},
+    )
+    return locked
+
+
+def expected_months(declaration: Declaration) -> list[date]:
+    return months_of(declaration.period_start, declaration.period_end)
+
+
+def calculator_of(declaration: Declaration):
+    return calculators.calculator_for(declaration.project.methodology.calculator)
+
+
+@transaction.atomic
+def save_monitoring_data(
+    declaration: Declaration, *, by: User, values: dict[date | None, Decimal]
+) -> Declaration:
+    """Replace the monitoring data and recalculate. `values` maps each month (or None for a single
+    figure) to MWh; every month of the period must be there. Nothing is saved if anything is wrong."""
+    require_applicant(declaration.project.organisation, by)
+    locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    require_editable(locked)
+    calculator = calculator_of(locked)
+    if calculator is None:
+        raise TransitionRefused(
+            _("This methodology has no formula: the quantity comes from the verification report.")
+        )
+    if calculator.entry_kind == calculators.MONTHLY:
+        expected = set(expected_months(locked))
+        if set(values) != expected:
+            raise ValidationError(_("Give one figure for each month of the monitoring period."))
+    elif set(values) != {None}:
+        raise ValidationError(_("Give one figure for the whole monitoring period."))
+    if any(v is None or v < 0 for v in values.values()):
+        raise ValidationError(_("Figures cannot be negative."))
+    locked.entries.all().delete()
+    MonitoringEntry.objects.bulk_create(
+        MonitoringEntry(declaration=locked, month=month, value_mwh=value) for month, value in values.items()
+    )
+    recalculate(locked)
+    audit.record(
+        actor=by,
+        action="declaration.data_saved",
+        subject=locked,
+        after={"activity_mwh": str(locked.activity_mwh), "claimed_t": locked.claimed_t},
+    )
+    return locked
+
+
+@transaction.atomic
+def set_claimed_quantity(declaration: Declaration, *, by: User, claimed_t: int) -> Declaration:
+    """No formula in the methodology: the claimed whole tonnes, as the verification report gives them."""
+    require_applicant(declaration.project.organisation, by)
+    locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
+    require_editable(locked)
+    if calculator_of(locked) is not None:
+        raise TransitionRefused(_("This methodology calculates the quantity from the monitoring data."))
+    if claimed_t < 0:
+        raise ValidationError(_("Figures cannot be negative."))
+    locked.claimed_t = claimed_t
+    locked.save(update_fields=["claimed_t", "updated_at"])
+    audit.record(actor=by, action="declaration.data_saved", subject=locked, after={"claimed_t": claimed_t})
+    return locked
+
+
+def recalculate(declaration: Declaration) -> None:
+    """Calculate from the stored entries with the factor of the vintage (or the latest published one),
+    and store the result with the factor used."""
+    calculator = calculator_of(declaration)
+    if calculator is None:
+        return
+    entries = list(declaration.entries.values_list("value_mwh", flat=True))
+    methodology = declaration.project.methodology
+    factor = GridEmissionFactor.objects.for_vintage(methodology.factor_scope, declaration.vintage)
+    if not entries or factor is None:
+        declaration.activity_mwh, declaration.claimed_t = None, 0
+        declaration.factor, declaration.factor_value, declaration.factor_year = None, None, None
+        declaration.factor_note = (
+            "" if factor else _("No grid emission factor is published for this scope yet.")
+        )
+    else:
+        result = calculator.calculate(entries, factor.value)
+        declaration.activity_mwh, declaration.claimed_t = result.activity_mwh, result.claimed_t
+        declaration.factor, declaration.factor_value, declaration.factor_year = (
+            factor,
+            factor.value,
+            factor.year,
+        )
+        declaration.factor_note = (
+            ""
+            if factor.year == declaration.vintage
+            else _(
+                "No factor is published for %(vintage)s yet; the latest published one, of %(year)s, is used."
+            )
+            % {"vintage": declaration.vintage, "year": factor.year}
+        )
+    declaration.save()
+
+
+def calculation_of(declaration: Declaration):
+    """The step-by-step calculation from the stored entries and the stored factor (never looked up again)."""
+    calculator = calculator_of(declaration)
+    if calculator is None or declaration.factor_value is None:
+        return None
+    entries = list(declaration.entries.values_list("value_mwh", flat=True))
+    return calculator.calculate(entries, declaration.factor_value)
+
+
+# --- Submission ------------------------------------------------------------------------------------------
+
+
+def submission_problems(case) -> list[str]:
+    """Everything that stops the applicant from submitting, as sentences; empty when it may go."""
+    problems = []
+    organisation = organisation_of(case)
+    if not organisation.can_submit:
+        problems.append(
+            _("Only a verified organisation can submit (yours is “%(status)s”).")
+            % {"status": organisation.get_status_display()}
+        )
+    methodology = (case.project if isinstance(case, Declaration) else case).methodology
+    if methodology.status != MethodologyStatus.ACTIVE:
+        problems.append(_("The methodology %(code)s is not in force.") % {"code": methodology.code})
+    elif timezone.localdate() < methodology.effective_date:
+        problems.append(
+            _("Declarations under %(code)s may be submitted from %(date)s.")
+            % {"code": methodology.code, "date": methodology.effective_date.isoformat()}
+        )
+    if isinstance(case, Project):
+        problems += applicability_problems(case)
+    else:
+        problems += _declaration_problems(case)
+    for doc_type in missing_documents(case):
+        problems.append(_("The document “%(type)s” is missing.") % {"type": DocumentType(doc_type).label})
+    return problems
+
+
+def _declaration_problems(declaration: Declaration) -> list[str]:
+    problems = []
+    if not declaration.project.is_filed:
+        problems.append(_("The project is not filed."))
+    problems += period_problems(
+        declaration.project, declaration.period_start, declaration.period_end, exclude=declaration
+    )
+    if declaration.verification_body_id is None:
+        problems.append(_("Choose the verification body that verifies this declaration."))
+    calculator = calculator_of(declaration)
+    if calculator is not None:
+        if calculator.entry_kind == calculators.MONTHLY:
+            have = set(declaration.entries.values_list("month", flat=True))
+            missing = [m for m in expected_months(declaration) if m not in have]
+            if missing:
+                problems.append(
+                    _("Monitoring data is missing for %(months)s.")
+                    % {"months": ", ".join(f"{m:%Y-%m}" for m in missing)}
+                )
+        elif not declaration.entries.exists():
+            problems.append(_("Enter the monitoring data."))
+        if declaration.factor_value is None and declaration.entries.exists():
+            problems.append(_("No grid emission factor is published for this scope yet."))
+    if declaration.claimed_t <= 0:
+        problems.append(_("The claimed quantity is zero."))
+    return problems

@@ -1,0 +1,441 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from projects import services, workflow
+from projects.forms import (
+    ClaimedQuantityForm,
+    ConnectionPointFormSet,
+    DeclarationForm,
+    DocumentForm,
+    MonthlyDataForm,
+    ProjectForm,
+    SingleFigureForm,
+    SpreadsheetForm,
+)
+from projects.models import Declaration, Document, Project
+from projects.spreadsheets import SheetRefused, monthly_template, read_monthly_sheet
+from registry import audit, calculators
+from registry.models import VERIFICATION_DOCUMENTS, DocumentType, Membership
+from registry.services import TransitionRefused
+
+
+def _membership(request: HttpRequest) -> Membership:
+    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _project(request: HttpRequest, pk: int) -> Project:
+    queryset = Project.objects.visible_to(request.user).select_related("organisation", "methodology")
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _declaration(request: HttpRequest, pk: int) -> Declaration:
+    queryset = Declaration.objects.visible_to(request.user).select_related(
+        "project__organisation", "project__methodology", "verification_body", "factor"
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _errors(error: ValidationError) -> list[str]:
+    return list(error.messages)
+
+
+# --- Lists --------------------------------------------------------------------------------------------
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    """The organisation's projects and declarations, with their status, what is missing and what is next."""
+    membership = _membership(request)
+    projects = list(
+        Project.objects.filter(organisation=membership.organisation)
+        .select_related("methodology")
+        .prefetch_related("connection_points", "documents")
+    )
+    declarations = list(
+        Declaration.objects.filter(project__organisation=membership.organisation)
+        .select_related("project__methodology", "verification_body")
+        .prefetch_related("documents", "entries")
+    )
+    rows = [(case, services.submission_problems(case) if case.is_editable else []) for case in projects]
+    declaration_rows = [
+        (case, services.submission_problems(case) if case.is_editable else []) for case in declarations
+    ]
+    return render(
+        request,
+        "projects/case_list.html",
+        {"membership": membership, "project_rows": rows, "declaration_rows": declaration_rows},
+    )
+
+
+@login_required
+def verification_list(request: HttpRequest) -> HttpResponse:
+    """A verification body's users: the declarations assigned to their organisation, and nothing else."""
+    membership = _membership(request)
+    declarations = Declaration.objects.filter(verification_body=membership.organisation).select_related(
+        "project__organisation", "project__methodology"
+    )
+    return render(request, "projects/verification_list.html", {"declarations": declarations})
+
+
+# --- Projects -------------------------------------------------------------------------------------------
+
+
+def _points(formset) -> list[services.Point]:
+    return [
+        services.Point(form.cleaned_data["meter_number"], form.cleaned_data["capacity_kw"])
+        for form in formset
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
+
+
+def _project_form_page(request, *, project: Project | None):
+    membership = _membership(request)
+    initial_points = (
+        [
+            {"meter_number": p.meter_number, "capacity_kw": p.capacity_kw}
+            for p in project.connection_points.all()
+        ]
+        if project
+        else None
+    )
+    form = ProjectForm(request.POST or None, instance=project)
+    formset = ConnectionPointFormSet(request.POST or None, initial=initial_points, prefix="points")
+    if request.method == "POST" and form.is_valid() and formset.is_valid():
+        data = {name: form.cleaned_data[name] for name in form.Meta.fields}
+        try:
+            if project is None:
+                project = services.create_project(
+                    membership.organisation, by=request.user, data=data, points=_points(formset)
+                )
+            else:
+                project.refresh_from_db()
+                services.update_project(project, by=request.user, data=data, points=_points(formset))
+        except ValidationError as error:
+            form.add_error(None, error)
+        except TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Saved as a draft."))
+            return redirect(project)
+    return render(
+        request, "projects/project_form.html", {"form": form, "formset": formset, "project": project}
+    )
+
+
+@login_required
+def project_create(request: HttpRequest) -> HttpResponse:
+    services.require_applicant(_membership(request).organisation, request.user)
+    return _project_form_page(request, project=None)
+
+
+@login_required
+def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project(request, pk)
+    services.require_applicant(project.organisation, request.user)
+    if not project.is_editable:
+        messages.error(request, _("This project cannot be changed at its present stage."))
+        return redirect(project)
+    return _project_form_page(request, project=project)
+
+
+def _checklist(case) -> list[dict]:
+    latest = services.latest_documents(case)
+    required = services.required_documents(case)
+    others = [t for t in latest if t not in required]
+    return [
+        {
+            "type": DocumentType(t),
+            "required": t in required,
+            "document": latest.get(t),
+            "versions": [d for d in case.documents.all() if d.doc_type == t],
+        }
+        for t in [*required, *others]
+    ]
+
+
+def _upload_types(case, user) -> list[str]:
+    return [t for t in DocumentType.values if services.may_upload(case, user, t)]
+
+
+@login_required
+def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project(request, pk)
+    types = _upload_types(project, request.user)
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "points": project.connection_points.all(),
+            "checklist": _checklist(project),
+            "problems": services.submission_problems(project) if project.is_editable else [],
+            "document_form": DocumentForm(types=types) if types else None,
+            "declarations": project.declarations.all(),
+            "can_act": services.organisation_of(project)
+            .memberships.filter(user=request.user, role__in=["admin", "declarant"])
+            .exists(),
+            "events": audit.events_of(project)[:30],
+        },
+    )
+
+
+def _upload(request: HttpRequest, case) -> HttpResponse:
+    form = DocumentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a document type and a file."))
+        return redirect(case)
+    try:
+        document = services.upload_document(
+            case, by=request.user, doc_type=form.cleaned_data["doc_type"], upload=form.cleaned_data["file"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(_errors(error)))
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("%(document)s uploaded.") % {"document": document})
+    return redirect(case)
+
+
+@require_POST
+@login_required
+def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    return _upload(request, _project(request, pk))
+
+
+def _transition(request: HttpRequest, case, function, success: str) -> HttpResponse:
+    try:
+        function(case, by=request.user)
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, success)
+    return redirect(case)
+
+
+@require_POST
+@login_required
+def project_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(
+        request, _project(request, pk), workflow.submit, _("Submitted to the Bureau for intake.")
+    )
+
+
+@require_POST
+@login_required
+def project_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(request, _project(request, pk), workflow.withdraw, _("Withdrawn."))
+
+
+# --- Declarations ----------------------------------------------------------------------------------------
+
+
+@login_required
+def declaration_create(request: HttpRequest, pk: int) -> HttpResponse:
+    project = _project(request, pk)
+    services.require_applicant(project.organisation, request.user)
+    form = DeclarationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            declaration = services.create_declaration(
+                project,
+                by=request.user,
+                period_start=form.cleaned_data["period_start"],
+                period_end=form.cleaned_data["period_end"],
+                verification_body=form.cleaned_data["verification_body"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except TransitionRefused as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("Declaration drafted. Enter the monitoring data."))
+            return redirect(declaration)
+    return render(request, "projects/declaration_form.html", {"form": form, "project": project})
+
+
+@login_required
+def declaration_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    services.require_applicant(declaration.project.organisation, request.user)
+    form = DeclarationForm(request.POST or None, instance=declaration)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_declaration(
+                Declaration.objects.get(pk=declaration.pk),
+                by=request.user,
+                period_start=form.cleaned_data["period_start"],
+                period_end=form.cleaned_data["period_end"],
+                verification_body=form.cleaned_data["verification_body"],
+            )
+        except (ValidationError, TransitionRefused) as error:
+            form.add_error(None, error if isinstance(error, ValidationError) else str(error))
+        else:
+            messages.success(request, _("Saved."))
+            return redirect(declaration)
+    return render(
+        request,
+        "projects/declaration_form.html",
+        {"form": form, "project": declaration.project, "declaration": declaration},
+    )
+
+
+def _data_form(declaration: Declaration, data=None):
+    calculator = services.calculator_of(declaration)
+    if calculator is None:
+        initial = {"claimed_t": declaration.claimed_t or None}
+        return ClaimedQuantityForm(data, initial=initial)
+    entries = {e.month: e.value_mwh for e in declaration.entries.all()}
+    if calculator.entry_kind == calculators.MONTHLY:
+        months = services.expected_months(declaration)
+        initial = {MonthlyDataForm.key(m): entries[m] for m in months if m in entries}
+        return MonthlyDataForm(data, months=months, initial=initial)
+    return SingleFigureForm(data, initial={"value_mwh": entries.get(None)})
+
+
+def _declaration_page(request, declaration: Declaration, *, data_form=None, sheet_errors=None, status=200):
+    types = _upload_types(declaration, request.user)
+    organisation = declaration.project.organisation
+    return render(
+        request,
+        "projects/declaration_detail.html",
+        {
+            "declaration": declaration,
+            "project": declaration.project,
+            "calculation": services.calculation_of(declaration),
+            "data_form": data_form or _data_form(declaration),
+            "sheet_form": SpreadsheetForm(),
+            "sheet_errors": sheet_errors,
+            "monthly": (c := services.calculator_of(declaration)) is not None
+            and c.entry_kind == calculators.MONTHLY,
+            "checklist": _checklist(declaration),
+            "problems": services.submission_problems(declaration) if declaration.is_editable else [],
+            "document_form": DocumentForm(types=types) if types else None,
+            "can_act": organisation.memberships.filter(
+                user=request.user, role__in=["admin", "declarant"]
+            ).exists(),
+            "is_verifier": declaration.verification_body_id is not None
+            and declaration.verification_body.memberships.filter(user=request.user).exists(),
+            "verification_types": VERIFICATION_DOCUMENTS,
+            "events": audit.events_of(declaration)[:30],
+        },
+        status=status,
+    )
+
+
+@login_required
+def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _declaration_page(request, _declaration(request, pk))
+
+
+@require_POST
+@login_required
+def declaration_data(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    form = _data_form(declaration, request.POST)
+    if not form.is_valid():
+        # Re-shown with what was typed: nothing is lost, nothing is saved.
+        return _declaration_page(request, declaration, data_form=form, status=400)
+    try:
+        if isinstance(form, ClaimedQuantityForm):
+            services.set_claimed_quantity(
+                declaration, by=request.user, claimed_t=form.cleaned_data["claimed_t"]
+            )
+        elif isinstance(form, MonthlyDataForm):
+            services.save_monitoring_data(declaration, by=request.user, values=form.values())
+        else:
+            services.save_monitoring_data(
+                declaration, by=request.user, values={None: form.cleaned_data["value_mwh"]}
+            )
+    except (ValidationError, TransitionRefused) as error:
+        messages.error(
+            request, " ".join(_errors(error)) if isinstance(error, ValidationError) else str(error)
+        )
+        return _declaration_page(request, declaration, data_form=form, status=400)
+    messages.success(request, _("Monitoring data saved; the calculation is updated."))
+    return redirect(declaration)
+
+
+@require_POST
+@login_required
+def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    form = SpreadsheetForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose an XLSX file."))
+        return redirect(declaration)
+    upload = form.cleaned_data["sheet"]
+    if upload.size > 2 * 1024 * 1024:
+        messages.error(request, _("A monitoring sheet is at most 2 MB."))
+        return redirect(declaration)
+    try:
+        values = read_monthly_sheet(upload.read(), declaration.period_start, declaration.period_end)
+        services.save_monitoring_data(declaration, by=request.user, values=values)
+    except SheetRefused as refused:
+        return _declaration_page(request, declaration, sheet_errors=refused.errors, status=400)
+    except (ValidationError, TransitionRefused) as error:
+        messages.error(
+            request, " ".join(_errors(error)) if isinstance(error, ValidationError) else str(error)
+        )
+        return redirect(declaration)
+    messages.success(request, _("The sheet was read; the monitoring data and the calculation are updated."))
+    return redirect(declaration)
+
+
+@login_required
+def declaration_template(request: HttpRequest, pk: int) -> HttpResponse:
+    declaration = _declaration(request, pk)
+    response = HttpResponse(
+        monthly_template(declaration.period_start, declaration.period_end),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="monitoring-{declaration.pk}.xlsx"'
+    return response
+
+
+@require_POST
+@login_required
+def declaration_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    return _upload(request, _declaration(request, pk))
+
+
+@require_POST
+@login_required
+def declaration_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(
+        request, _declaration(request, pk), workflow.submit, _("Submitted to the Bureau for intake.")
+    )
+
+
+@require_POST
+@login_required
+def declaration_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(request, _declaration(request, pk), workflow.withdraw, _("Withdrawn."))
+
+
+# --- Documents ----------------------------------------------------------------------------------------------
+
+
+@login_required
+def document_download(request: HttpRequest, pk: int) -> FileResponse:
+    """Only through here, as an attachment, to those who may see its case; everyone else gets 404."""
+    document = get_object_or_404(Document.objects.select_related("project", "declaration"), pk=pk)
+    case = document.case
+    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
+        raise Http404
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

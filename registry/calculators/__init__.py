@@ -1,0 +1,71 @@
+"""Calculators of the methodologies: how a declaration's reduction follows from its monitoring data.
+
+A calculator is a small module with a class that has `key`, `entry_kind` and `calculate()`, and one
+line in CALCULATORS below. A methodology names its calculator by key; a methodology with none (an
+empty key) takes its verified quantity from the verification report. See docs/methodologies.md.
+
+Quantities are Decimal end to end: the activity data are summed exactly, multiplied once by the factor
+and rounded down once to whole tonnes.
+"""
+
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+MONTHLY = "monthly"  # one figure per calendar month of the monitoring period
+SINGLE = "single"  # one figure for the whole period
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Calculation:
+    activity_mwh: Decimal
+    factor: Decimal
+    exact_t: Decimal
+    claimed_t: int
+    steps: list[Step] = field(default_factory=list)
+
+
+class ElectricityCalculator:
+    """Reduction (t) = electricity (MWh) × grid emission factor (tCO2/MWh), rounded down once."""
+
+    key = ""
+    entry_kind = MONTHLY
+    activity_label = _("Electricity (MWh)")
+
+    def calculate(self, entries: list[Decimal], factor: Decimal) -> Calculation:
+        activity = sum(entries, Decimal(0))
+        exact = activity * factor
+        claimed = int(exact.to_integral_value(rounding=ROUND_FLOOR))
+        steps = [
+            Step(str(self.activity_label), f"{activity:,}"),
+            Step(str(_("Grid emission factor (tCO2/MWh)")), f"{factor}"),
+            Step(str(_("Product (tCO2)")), f"{activity:,} × {factor} = {exact:,}"),
+            Step(str(_("Rounded down to whole tonnes")), f"{claimed:,}"),
+        ]
+        return Calculation(
+            activity_mwh=activity, factor=factor, exact_t=exact, claimed_t=claimed, steps=steps
+        )
+
+
+from registry.calculators.demand_response import DemandResponseCalculator  # noqa: E402
+from registry.calculators.pv import DistributedPVCalculator  # noqa: E402
+
+CALCULATORS = {
+    calculator.key: calculator
+    for calculator in [
+        DistributedPVCalculator(),
+        DemandResponseCalculator(),
+    ]
+}
+
+
+def calculator_for(key: str):
+    """The calculator of a methodology, or None where the verified quantity comes from the report."""
+    return CALCULATORS.get(key) if key else None

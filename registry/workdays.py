@@ -1,0 +1,46 @@
+"""The Chinese working-day calendar: public holidays and the weekend makeup working days (调休).
+
+Known years come from the chinese-calendar library; the registry administrator's CalendarDay rows
+override it (for years it does not know yet, or a correction). Outside both, Monday to Friday work.
+"""
+
+from datetime import date, timedelta
+
+import chinese_calendar
+
+from registry.models import CalendarDay
+
+
+def _overrides(start: date, end: date) -> dict[date, bool]:
+    return dict(CalendarDay.objects.filter(date__range=(start, end)).values_list("date", "is_working_day"))
+
+
+def _library_says(day: date) -> bool:
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:  # a year the library has no data for
+        return day.weekday() < 5
+
+
+def is_working_day(day: date) -> bool:
+    override = _overrides(day, day).get(day)
+    return _library_says(day) if override is None else override
+
+
+def add_working_days(start: date, n: int) -> date:
+    """The nth working day counting `start` as day 1 if it is a working day (otherwise the next working
+    day is day 1). n = 1 gives the first working day on or after start."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    # One query for the overrides of the whole window: n working days never span more than 3n + 30 days.
+    overrides = _overrides(start, start + timedelta(days=3 * n + 30))
+    day, counted = start, 0
+    while True:
+        working = overrides.get(day)
+        if working is None:
+            working = _library_says(day)
+        if working:
+            counted += 1
+            if counted == n:
+                return day
+        day += timedelta(days=1)
