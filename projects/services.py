@@ -221,12 +221,12 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
     """Store a checked upload as the next version of its type; refused files are never stored."""
     if doc_type not in DocumentType.values:
         raise ValidationError(_("Choose a document type."))
+    # Judge the case as it is now, and lock it so two uploads of one type get versions n and n + 1.
+    case = type(case).objects.select_for_update().get(pk=case.pk)
     if not may_upload(case, by, doc_type):
         raise PermissionDenied(_("You cannot add this document to this case now."))
     checked = check_upload(upload)
     owner = {"declaration": case} if isinstance(case, Declaration) else {"project": case}
-    # Lock the case so two uploads of one type at once get versions n and n + 1, not both n.
-    type(case).objects.select_for_update().get(pk=case.pk)
     version = (Document.objects.filter(doc_type=doc_type, **owner).aggregate(v=Max("version"))["v"] or 0) + 1
     original_name = upload.name[:200]
     # Stored under a name of our own making: nothing of the user's file name reaches the storage path.

@@ -77,6 +77,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True)
+def english_by_default():
+    """Messages raised outside a request come out in English, whatever an earlier request activated.
+    Tests of Chinese output say so with translation.override or an Accept-Language header."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 # --- Browser -------------------------------------------------------------------------------------
 
 

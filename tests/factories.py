@@ -95,3 +95,127 @@ def make_member(organisation: Organisation, role: str = OrgRole.DECLARANT, **fie
     user = make_user(**fields)
     Membership.objects.create(user=user, organisation=organisation, role=role)
     return user
+
+
+# --- Methodologies, projects, declarations -------------------------------------------------------
+
+from datetime import date  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from django.core.files.base import ContentFile  # noqa: E402
+
+from registry.models import DocumentType, FactorScope, GridEmissionFactor, Methodology, Sector  # noqa: E402
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def make_pv_methodology(**overrides) -> Methodology:
+    data = {
+        "code": "PV",
+        "version": "1.0",
+        "title_zh": "分布式光伏",
+        "title_en": "Distributed PV",
+        "sector": Sector.ENERGY,
+        "effective_date": date(2023, 11, 30),
+        "calculator": "pv",
+        "factor_scope": FactorScope.NATIONAL,
+        "max_point_capacity_kw": Decimal("6000"),
+        "project_documents": [DocumentType.PROJECT_DESCRIPTION, DocumentType.GRID_CONNECTION_ACCEPTANCE],
+        "declaration_documents": [DocumentType.MONITORING_REPORT, DocumentType.VERIFICATION_REPORT],
+    }
+    data.update(overrides)
+    methodology, _ = Methodology.objects.get_or_create(
+        code=data["code"], version=data["version"], defaults=data
+    )
+    return methodology
+
+
+def make_factor(
+    year: int = 2022, value: str = "0.5703", scope: str = FactorScope.NATIONAL
+) -> GridEmissionFactor:
+    factor, _ = GridEmissionFactor.objects.get_or_create(
+        year=year,
+        scope=scope,
+        defaults={"value": Decimal(value), "source": "test", "published_on": date(year + 1, 2, 1)},
+    )
+    return factor
+
+
+def pdf_upload(name: str = "doc.pdf") -> ContentFile:
+    return ContentFile(PDF, name=name)
+
+
+def make_project(
+    organisation=None, *, by=None, methodology=None, meters=(("M-1", "500"),), docs=True, **data
+):
+    from projects import services
+
+    organisation = organisation or make_organisation()
+    by = by or admin_of(organisation)
+    methodology = methodology or make_pv_methodology()
+    fields = {
+        "methodology": methodology,
+        "title": "屋顶光伏测试项目",
+        "site_address": "武汉市测试路",
+        "district": "xinzhou",
+        "crediting_start": date(2021, 1, 1),
+        "crediting_end": date(2030, 12, 31),
+        "not_registered_elsewhere": True,
+        "outside_covered_boundary": True,
+    }
+    fields.update(data)
+    meters = [services.Point(f"{m}-{next(_seq)}" if m.startswith("M-") else m, Decimal(c)) for m, c in meters]
+    project = services.create_project(organisation, by=by, data=fields, points=meters)
+    if docs:
+        for doc_type in methodology.project_documents:
+            services.upload_document(project, by=by, doc_type=doc_type, upload=pdf_upload())
+    return project
+
+
+def reviewers() -> dict:
+    return {
+        role: make_bureau(role)
+        for role in ("intake_officer", "technical_reviewer", "expert", "approver", "registry_admin")
+    }
+
+
+def file_project(project, people=None):
+    """Through the real workflow: submitted, accepted, forwarded and approved."""
+    from projects import workflow
+
+    people = people or reviewers()
+    workflow.submit(project, by=admin_of(project.organisation))
+    workflow.accept(project, by=people["intake_officer"])
+    workflow.forward(project, by=people["technical_reviewer"], recommendation="approve")
+    project = workflow.approve(project, by=people["approver"])
+    return project
+
+
+def make_verification_body():
+    return make_organisation(kind="verification_body")
+
+
+def make_declaration(project=None, *, start=date(2022, 1, 1), end=date(2022, 12, 31), body=None, months=None):
+    """A draft declaration of a filed project, with monitoring data for every month (10 MWh each)."""
+    from projects import services
+
+    make_factor()
+    project = project or file_project(make_project())
+    body = body if body is not None else make_verification_body()
+    declaration = services.create_declaration(
+        project, by=admin_of(project.organisation), period_start=start, period_end=end, verification_body=body
+    )
+    values = months or {m: Decimal("10") for m in services.expected_months(declaration)}
+    return services.save_monitoring_data(declaration, by=admin_of(project.organisation), values=values)
+
+
+def complete_declaration(declaration):
+    """Upload every required document (the verification body its report)."""
+    from projects import services
+
+    applicant = admin_of(declaration.project.organisation)
+    verifier = admin_of(declaration.verification_body)
+    for doc_type in services.required_documents(declaration):
+        by = verifier if doc_type == DocumentType.VERIFICATION_REPORT else applicant
+        services.upload_document(declaration, by=by, doc_type=doc_type, upload=pdf_upload())
+    return declaration

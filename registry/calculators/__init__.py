@@ -32,6 +32,14 @@ class Calculation:
     steps: list[Step] = field(default_factory=list)
 
 
+def figure(value) -> str:
+    """A quantity as people read it: thousands grouped, no trailing zeros after the point (7,486.08)."""
+    text = f"{value:,f}" if isinstance(value, Decimal) else f"{value:,}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 class ElectricityCalculator:
     """Reduction (t) = electricity (MWh) × grid emission factor (tCO2/MWh), rounded down once."""
 
@@ -44,10 +52,10 @@ class ElectricityCalculator:
         exact = activity * factor
         claimed = int(exact.to_integral_value(rounding=ROUND_FLOOR))
         steps = [
-            Step(str(self.activity_label), f"{activity:,}"),
-            Step(str(_("Grid emission factor (tCO2/MWh)")), f"{factor}"),
-            Step(str(_("Product (tCO2)")), f"{activity:,} × {factor} = {exact:,}"),
-            Step(str(_("Rounded down to whole tonnes")), f"{claimed:,}"),
+            Step(str(self.activity_label), figure(activity)),
+            Step(str(_("Grid emission factor (tCO2/MWh)")), figure(factor)),
+            Step(str(_("Product (tCO2)")), f"{figure(activity)} × {figure(factor)} = {figure(exact)}"),
+            Step(str(_("Rounded down to whole tonnes")), figure(claimed)),
         ]
         return Calculation(
             activity_mwh=activity, factor=factor, exact_t=exact, claimed_t=claimed, steps=steps
