@@ -93,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "registry.context_processors.portal",
+                "projects.context_processors.queues",
             ],
         },
     },
@@ -262,6 +263,13 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 MESSAGE_TAGS = {40: "danger"}
 
 # --- The registry's own settings -----------------------------------------------------------------
+# Time limits of the review stages, in working days (DOMAIN.md's defaults).
+REVIEW_WORKING_DAYS = {
+    "intake": env_int("REVIEW_DAYS_INTAKE", 5),
+    "technical": env_int("REVIEW_DAYS_TECHNICAL", 15),
+    "expert": env_int("REVIEW_DAYS_EXPERT", 10),
+    "approval": env_int("REVIEW_DAYS_APPROVAL", 5),
+}
 REGISTRY_AUTHORITY = _("Municipal Bureau of Ecology and Environment")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 
@@ -270,5 +278,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint and fontTools narrate every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from projects import services, workflow
-from projects.models import Declaration, Project, Stage
+from projects.models import Declaration, Finding, Project, Stage
 from registry.demo import DEMO_DOMAIN
 from registry.models import (
     DocumentType,
@@ -226,15 +226,14 @@ def _review_to_approval(case, *, verified_t=None) -> None:
     )
 
 
-def _declare(project, *, by, months: list[str], verifier_user: User, submit: bool):
+def _declare(project, *, by, months: list[str], verifier_user: User, submit: bool, start=None, end=None):
+    start, end = start or date(2022, 1, 1), end or date(2022, 12, 31)
     declaration = services.create_declaration(
-        project,
-        by=by,
-        period_start=date(2022, 1, 1),
-        period_end=date(2022, 12, 31),
-        verification_body=_org("91420100MA4K00007"),
+        project, by=by, period_start=start, period_end=end, verification_body=_org("91420100MA4K00007")
     )
-    values = {date(2022, m, 1): Decimal(v) for m, v in enumerate(months, start=1)}
+    values = {
+        month: Decimal(v) for month, v in zip(services.expected_months(declaration), months, strict=True)
+    }
     services.save_monitoring_data(declaration, by=by, values=values)
     for doc_type in [DocumentType.MONITORING_REPORT, DocumentType.SETTLEMENT_RECORDS]:
         _upload(declaration, by, doc_type)
@@ -269,7 +268,7 @@ def seed() -> None:
     _review_to_approval(article)
     workflow.approve(article, by=approver, note="Demo: filed.")
     article.refresh_from_db()
-    _declare(article, by=gem_declarant, months=GEM_MONTHS, verifier_user=verifier, submit=True)
+    article_2022 = _declare(article, by=gem_declarant, months=GEM_MONTHS, verifier_user=verifier, submit=True)
 
     # The phase's second project (the article names only its tonnes).
     other = _file_project(
@@ -286,7 +285,13 @@ def seed() -> None:
     _review_to_approval(other)
     workflow.approve(other, by=approver, note="Demo: filed.")
     other.refresh_from_db()
-    _declare(other, by=second_admin, months=SECOND_MONTHS, verifier_user=verifier, submit=True)
+    other_2022 = _declare(other, by=second_admin, months=SECOND_MONTHS, verifier_user=verifier, submit=True)
+
+    # The article's two declarations, reviewed and approved: 4,269 t and 3,340 t.
+    for declaration in (article_2022, other_2022):
+        declaration.refresh_from_db()
+        _review_to_approval(declaration, verified_t=declaration.claimed_t)
+        workflow.approve(declaration, by=approver, note="Demo: verified quantity confirmed.")
 
     # Drafts: a second rooftop of GEM with a document missing, and a manure project of the farm.
     _file_project(
@@ -311,6 +316,115 @@ def seed() -> None:
         meters=[],
         capacity=None,
     )
+    seed_review_cases(methodologies, article=article, other=other)
+
+
+def _months(start: date, end: date, value: str) -> list[str]:
+    from projects.spreadsheets import months_of
+
+    return [value] * len(months_of(start, end))
+
+
+def seed_review_cases(methodologies, *, article, other) -> None:
+    """Open cases in every review stage, so each queue and screen has something to show; some overdue."""
+    school = _org("12420103MB0000006")
+    school_admin = Membership.objects.get(organisation=school, role=OrgRole.ADMIN).user
+    gem_declarant, second_admin = _user("gem.declarant"), _user("second.admin")
+    verifier, reviewer, expert = _user("verifier"), _user("reviewer"), _user("expert")
+    intake, approver = _user("intake"), _user("approver")
+
+    school_project = _file_project(
+        school,
+        methodologies["PV"],
+        by=school_admin,
+        title="江汉区第一中学教学楼屋顶光伏项目 (demo)",
+        site="武汉市江汉区 (demo)",
+        district="jianghan",
+        meters=[("PV-JH-0201", Decimal("350.0"))],
+        capacity=Decimal("350.0"),
+    )
+    workflow.submit(school_project, by=school_admin)
+    _review_to_approval(school_project)
+    workflow.approve(school_project, by=approver, note="Demo: filed.")
+    school_project.refresh_from_db()
+
+    def declare(project, by, start, end, value="40.000"):
+        return _declare(
+            project,
+            by=by,
+            months=_months(start, end, value),
+            verifier_user=verifier,
+            submit=True,
+            start=start,
+            end=end,
+        )
+
+    # Technical review, assigned to the reviewer (made overdue below).
+    technical = declare(article, gem_declarant, date(2023, 1, 1), date(2023, 6, 30), "610.000")
+    workflow.accept(technical, by=intake)
+    workflow.assign(technical, by=reviewer, assignee=reviewer)
+    # Expert review: an opinion asked of the expert.
+    expert_case = declare(other, second_admin, date(2023, 1, 1), date(2023, 6, 30), "480.000")
+    workflow.accept(expert_case, by=intake)
+    workflow.request_opinions(
+        expert_case,
+        by=reviewer,
+        experts=[expert],
+        question="Demo: is the self-consumption metering adequate?",
+    )
+    # Approval: forwarded by the reviewer with a verified quantity a little under the claim.
+    approval = declare(school_project, school_admin, date(2022, 1, 1), date(2022, 12, 31), "30.000")
+    approval.refresh_from_db()
+    workflow.accept(approval, by=intake)
+    workflow.forward(
+        approval,
+        by=reviewer,
+        recommendation="approve",
+        verified_t=approval.claimed_t - 5,
+        note="Demo: two months' settlement records round down.",
+    )
+    # Returned with two findings, one answered.
+    returned = declare(article, gem_declarant, date(2023, 7, 1), date(2023, 12, 31), "590.000")
+    workflow.accept(returned, by=intake)
+    workflow.return_case(
+        returned,
+        by=reviewer,
+        findings=[
+            "Demo: the settlement record for 2023-09 is missing a page.",
+            "Demo: explain the drop in November's generation.",
+        ],
+    )
+    first = Finding.objects.filter(declaration=returned).order_by("number").first()
+    workflow.answer_finding(first, by=gem_declarant, answer="Demo: the full record is uploaded again.")
+    # Rejected, and withdrawn.
+    rejected = declare(school_project, school_admin, date(2023, 1, 1), date(2023, 6, 30))
+    workflow.accept(rejected, by=intake)
+    workflow.forward(
+        rejected,
+        by=reviewer,
+        recommendation="reject",
+        verified_t=0,
+        note="Demo: the meter was replaced mid-period without calibration records.",
+    )
+    workflow.reject(rejected, by=approver, note="Demo: the monitoring data cannot be verified.")
+    withdrawn = declare(other, second_admin, date(2023, 7, 1), date(2023, 9, 30))
+    workflow.withdraw(withdrawn, by=second_admin, note="Demo: to be declared with the full half-year.")
+    # At intake (made overdue below).
+    waiting = declare(school_project, school_admin, date(2023, 7, 1), date(2023, 12, 31))
+
+    # Projects: at intake (the farm's manure project) and returned with a finding (a second GEM rooftop).
+    farm_project = Project.objects.get(title__startswith="黄陂生态养殖场")
+    workflow.submit(farm_project, by=farm_project.created_by)
+    rooftop = Project.objects.get(title__startswith="格林美新洲二期")
+    for doc_type in rooftop.methodology.project_documents:
+        _upload(rooftop, gem_declarant, doc_type)
+    workflow.submit(rooftop, by=gem_declarant)
+    workflow.return_case(rooftop, by=intake, findings=["Demo: the grid-connection acceptance is unsigned."])
+
+    # Demo only: two cases entered their stage long ago, so the overdue queue and the reminders have
+    # something to show. (A deadline is not a transition: no stage changes here.)
+    for case in (technical, waiting):
+        type(case).objects.filter(pk=case.pk).update(due_date=date(2023, 12, 1))
 
 
 def stage_counts() -> dict[str, int]:

@@ -135,3 +135,56 @@ class DocumentForm(forms.Form):
 
 class NoteForm(forms.Form):
     note = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class FindingsForm(forms.Form):
+    findings = forms.CharField(
+        label=_("Findings, one per line"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Each line becomes a numbered finding the applicant answers."),
+    )
+    note = forms.CharField(label=_("Covering note"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+    def finding_texts(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["findings"].splitlines() if line.strip()]
+
+
+class OpinionRequestForm(forms.Form):
+    experts = forms.ModelMultipleChoiceField(
+        label=_("Experts"), queryset=None, widget=forms.CheckboxSelectMultiple
+    )
+    question = forms.CharField(
+        label=_("Question to the experts"), widget=forms.Textarea(attrs={"rows": 2}), required=False
+    )
+
+    def __init__(self, *args, experts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["experts"].queryset = experts
+
+
+class ForwardForm(forms.Form):
+    recommendation = forms.ChoiceField(
+        label=_("Recommendation"), choices=[("approve", _("Approve")), ("reject", _("Reject"))]
+    )
+    verified_t = forms.IntegerField(label=_("Verified quantity (t)"), min_value=0, required=False)
+    note = forms.CharField(label=_("Review note"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class OpinionForm(forms.Form):
+    opinion = forms.CharField(label=_("Your opinion"), widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = candidates
+
+
+class ConflictForm(forms.Form):
+    reason = forms.CharField(label=_("Conflict of interest"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class AnswerForm(forms.Form):
+    answer = forms.CharField(label=_("Your answer"), widget=forms.Textarea(attrs={"rows": 3}))

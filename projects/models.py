@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.models import District, DocumentType, Organisation, OrganisationKind
 
@@ -15,12 +16,14 @@ class Stage(models.TextChoices):
     APPROVAL = "approval", _("Approval")
     RETURNED = "returned", _("Returned for revision")
     APPROVED = "approved", _("Approved")
-    REJECTED = "rejected", _("Rejected")
+    REJECTED = "rejected", pgettext_lazy("case stage", "Rejected")
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 # Stages in which the applicant may still edit the case and its documents.
 EDITABLE_STAGES = (Stage.DRAFT, Stage.RETURNED)
+# Stages in which the bureau has the case and a deadline runs.
+REVIEW_STAGES = (Stage.INTAKE, Stage.TECHNICAL, Stage.EXPERT, Stage.APPROVAL)
 # Stages of a case that no longer counts: its meters and periods are free for another case.
 DEAD_STAGES = (Stage.REJECTED, Stage.WITHDRAWN)
 
@@ -38,6 +41,9 @@ class ReviewCase(models.Model):
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )
     due_date = models.DateField(_("due"), null=True, blank=True)
+    # The working days that were left when the case was returned: the clock stops while the applicant
+    # revises, and resumes with these on resubmission.
+    days_left_when_returned = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -50,6 +56,18 @@ class ReviewCase(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.stage in EDITABLE_STAGES
+
+    @property
+    def is_overdue(self) -> bool:
+        from django.utils import timezone
+
+        return (
+            self.due_date is not None and self.stage in REVIEW_STAGES and self.due_date < timezone.localdate()
+        )
+
+    @property
+    def kind(self) -> str:
+        return self._meta.model_name
 
 
 class CaseQuerySet(models.QuerySet):
@@ -104,6 +122,10 @@ class Project(ReviewCase):
         verbose_name = _("project")
         verbose_name_plural = _("projects")
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["stage", "due_date", "id"], name="project_queue_due_idx"),
+            models.Index(fields=["stage", "submitted_at", "id"], name="project_submitted_idx"),
+        ]
         permissions = [
             ("review_case", _("Can see every project and declaration")),
             ("act_intake", _("Can accept or return cases at intake")),
@@ -214,6 +236,12 @@ class Declaration(ReviewCase):
         verbose_name = _("declaration")
         verbose_name_plural = _("declarations")
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["stage", "due_date", "id"], name="declaration_due_idx"),
+            models.Index(fields=["stage", "submitted_at", "id"], name="declaration_submitted_idx"),
+            models.Index(fields=["stage", "claimed_t", "id"], name="declaration_claimed_idx"),
+            models.Index(fields=["assignee", "stage", "due_date", "id"], name="declaration_mine_idx"),
+        ]
         constraints = [
             models.CheckConstraint(name="declaration_stage_known", condition=Q(stage__in=Stage.values)),
             models.CheckConstraint(
@@ -301,3 +329,157 @@ class Document(models.Model):
     @property
     def case(self):
         return self.project or self.declaration
+
+
+class CaseRecord(models.Model):
+    """Something kept about one case (a project or a declaration): exactly one of the two is set."""
+
+    project = models.ForeignKey(Project, models.CASCADE, null=True, blank=True, related_name="%(class)ss")
+    declaration = models.ForeignKey(
+        Declaration, models.CASCADE, null=True, blank=True, related_name="%(class)ss"
+    )
+
+    class Meta:
+        abstract = True
+
+    @property
+    def case(self):
+        return self.project or self.declaration
+
+    @staticmethod
+    def of(case) -> dict:
+        """Filter or create keywords for the records of a case."""
+        return {"declaration": case} if isinstance(case, Declaration) else {"project": case}
+
+
+def _one_case(name: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        name=name,
+        condition=Q(project__isnull=False, declaration__isnull=True)
+        | Q(project__isnull=True, declaration__isnull=False),
+    )
+
+
+class Finding(CaseRecord):
+    """A numbered finding of one review round, and the applicant's answer to it."""
+
+    round = models.PositiveSmallIntegerField(_("round"))
+    number = models.PositiveSmallIntegerField(_("number"))
+    stage = models.CharField(_("stage"), max_length=20, choices=Stage)
+    text = models.TextField(_("finding"))
+    raised_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("finding")
+        verbose_name_plural = _("findings")
+        ordering = ["round", "number"]
+        constraints = [
+            _one_case("finding_belongs_to_exactly_one_case"),
+            models.UniqueConstraint(
+                fields=["project", "round", "number"], name="project_finding_numbers_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["declaration", "round", "number"], name="declaration_finding_numbers_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.round}.{self.number}"
+
+
+class ExpertOpinion(CaseRecord):
+    """An opinion asked of an expert by the technical reviewer; experts advise, they decide nothing."""
+
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="+", verbose_name=_("expert")
+    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    question = models.TextField(_("question"), blank=True)
+    opinion = models.TextField(_("opinion"), blank=True)
+    given_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("expert opinion")
+        verbose_name_plural = _("expert opinions")
+        ordering = ["requested_at"]
+        constraints = [_one_case("opinion_belongs_to_exactly_one_case")]
+
+    def __str__(self) -> str:
+        return f"{self.expert} · {self.case}"
+
+
+class Conflict(CaseRecord):
+    """A reviewer's or expert's declared conflict of interest: never assigned to the case again."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="conflicts")
+    reason = models.TextField(_("reason"))
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("conflict of interest")
+        verbose_name_plural = _("conflicts of interest")
+        constraints = [
+            _one_case("conflict_belongs_to_exactly_one_case"),
+            models.UniqueConstraint(fields=["project", "user"], name="one_conflict_per_project_and_user"),
+            models.UniqueConstraint(
+                fields=["declaration", "user"], name="one_conflict_per_declaration_and_user"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.case}"
+
+
+class LetterKind(models.TextChoices):
+    ACCEPTANCE = "acceptance", _("Notice of acceptance")
+    RETURN = "return", _("Notice of return for revision")
+    APPROVAL = "approval", _("Notice of approval")
+    REJECTION = "rejection", _("Notice of rejection")
+
+
+class Letter(CaseRecord):
+    """A formal letter of the bureau (PDF, bilingual, numbered), made once per deciding event."""
+
+    kind = models.CharField(_("letter"), max_length=20, choices=LetterKind)
+    number = models.CharField(_("number"), max_length=30, unique=True)
+    event = models.OneToOneField("registry.AuditEvent", models.PROTECT, related_name="letter")
+    file = models.FileField(upload_to="letters/%Y/")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("letter")
+        verbose_name_plural = _("letters")
+        ordering = ["-created_at"]
+        constraints = [_one_case("letter_belongs_to_exactly_one_case")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.get_kind_display()}"
+
+
+class Reminder(CaseRecord):
+    """That the overdue reminder of a case went out on a day: one per case, stage and day."""
+
+    stage = models.CharField(max_length=20, choices=Stage)
+    sent_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            _one_case("reminder_belongs_to_exactly_one_case"),
+            models.UniqueConstraint(
+                fields=["project", "stage", "sent_on"], name="one_project_reminder_a_day"
+            ),
+            models.UniqueConstraint(
+                fields=["declaration", "stage", "sent_on"], name="one_declaration_reminder_a_day"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.sent_on}"

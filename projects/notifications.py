@@ -20,6 +20,9 @@ def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
     case = notifications._subject_of(event)
     if case is None:
         return []
+    if event.action == "case.assigned":  # internal to the bureau: only the new assignee hears of it
+        user = case.assignee
+        return [notifications.Recipient(user.email, user.language, user)] if user and user.is_active else []
     organisation = case.project.organisation if hasattr(case, "project") else case.organisation
     users = [m.user for m in Membership.objects.filter(organisation=organisation).select_related("user")]
     group = STAGE_GROUPS.get(event.after.get("stage", ""))
@@ -32,6 +35,11 @@ def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
 
 
 def register() -> None:
+    from projects import letters
+    from projects.office_views import office_url
+
     for subject_type in ("projects.project", "projects.declaration"):
         notifications.RESOLVERS[subject_type] = case_recipients
         notifications.FALLBACK_TEMPLATES[subject_type] = "projects/email/case_event.txt"
+        notifications.PREPARERS[subject_type] = letters.attachments
+        notifications.OFFICE_URLS[subject_type] = office_url

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from projects import views
+from projects import office_views, views
 
 app_name = "projects"
 
@@ -25,4 +25,11 @@ urlpatterns = [
     path("portal/declarations/<int:pk>/submit/", views.declaration_submit, name="declaration_submit"),
     path("portal/declarations/<int:pk>/withdraw/", views.declaration_withdraw, name="declaration_withdraw"),
     path("documents/<int:pk>/", views.document_download, name="document"),
+    path("letters/<int:pk>/", views.letter_download, name="letter"),
+    path("portal/findings/<int:pk>/answer/", views.answer_finding, name="answer_finding"),
+    path("portal/projects/<int:pk>/resubmit/", views.project_resubmit, name="project_resubmit"),
+    path("portal/declarations/<int:pk>/resubmit/", views.declaration_resubmit, name="declaration_resubmit"),
+    path("office/review/<str:kind>/<str:name>/", office_views.queue, name="office_queue"),
+    path("office/case/<str:kind>/<int:pk>/", office_views.case_screen, name="office_case"),
+    path("office/case/<str:kind>/<int:pk>/<str:decision>/", office_views.decide, name="office_decide"),
 ]

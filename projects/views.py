@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from projects import services, workflow
 from projects.forms import (
+    AnswerForm,
     ClaimedQuantityForm,
     ConnectionPointFormSet,
     DeclarationForm,
@@ -17,7 +18,7 @@ from projects.forms import (
     SingleFigureForm,
     SpreadsheetForm,
 )
-from projects.models import Declaration, Document, Project
+from projects.models import CaseRecord, Declaration, Document, Finding, Letter, Project, Stage
 from projects.spreadsheets import SheetRefused, monthly_template, read_monthly_sheet
 from registry import audit, calculators
 from registry.models import VERIFICATION_DOCUMENTS, DocumentType, Membership
@@ -146,7 +147,7 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _project_form_page(request, project=project)
 
 
-def _checklist(case) -> list[dict]:
+def checklist(case) -> list[dict]:
     latest = services.latest_documents(case)
     required = services.required_documents(case)
     others = [t for t in latest if t not in required]
@@ -175,7 +176,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "project": project,
             "points": project.connection_points.all(),
-            "checklist": _checklist(project),
+            "checklist": checklist(project),
             "problems": services.submission_problems(project) if project.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "declarations": project.declarations.all(),
@@ -183,6 +184,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             .memberships.filter(user=request.user, role__in=["admin", "declarant"])
             .exists(),
             "events": audit.events_of(project)[:30],
+            **review_context(project),
         },
     )
 
@@ -316,7 +318,7 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
             "sheet_errors": sheet_errors,
             "monthly": (c := services.calculator_of(declaration)) is not None
             and c.entry_kind == calculators.MONTHLY,
-            "checklist": _checklist(declaration),
+            "checklist": checklist(declaration),
             "problems": services.submission_problems(declaration) if declaration.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "can_act": organisation.memberships.filter(
@@ -326,6 +328,7 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
             and declaration.verification_body.memberships.filter(user=request.user).exists(),
             "verification_types": VERIFICATION_DOCUMENTS,
             "events": audit.events_of(declaration)[:30],
+            **review_context(declaration),
         },
         status=status,
     )
@@ -439,3 +442,71 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@login_required
+def letter_download(request: HttpRequest, pk: int) -> FileResponse:
+    """A formal letter, to those who may see its case (the applicant's members, the bureau); else 404."""
+    letter = get_object_or_404(Letter.objects.select_related("project", "declaration"), pk=pk)
+    case = letter.case
+    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
+        raise Http404
+    # The verification body sees the declaration, not the bureau's letters to the applicant.
+    applicant = services.organisation_of(case).memberships.filter(user=request.user).exists()
+    if not applicant and not request.user.has_perm("projects.review_case"):
+        raise Http404
+    response = FileResponse(
+        letter.file.open("rb"),
+        as_attachment=True,
+        filename=f"{letter.number}.pdf",
+        content_type="application/pdf",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@login_required
+def answer_finding(request: HttpRequest, pk: int) -> HttpResponse:
+    finding = get_object_or_404(Finding.objects.select_related("project", "declaration"), pk=pk)
+    case = finding.case
+    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
+        raise Http404
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Write an answer to the finding."))
+    else:
+        try:
+            workflow.answer_finding(finding, by=request.user, answer=form.cleaned_data["answer"])
+        except TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Answer saved."))
+    return redirect(case)
+
+
+@require_POST
+@login_required
+def project_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(request, _project(request, pk), workflow.resubmit, _("Resubmitted to the Bureau."))
+
+
+@require_POST
+@login_required
+def declaration_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _transition(request, _declaration(request, pk), workflow.resubmit, _("Resubmitted to the Bureau."))
+
+
+def review_context(case) -> dict:
+    """What the applicant sees of the review: findings by round with answer forms, letters, the deadline."""
+    record = CaseRecord.of(case)
+    findings = list(Finding.objects.filter(**record))
+    rounds: dict[int, list] = {}
+    for finding in findings:
+        rounds.setdefault(finding.round, []).append(finding)
+    return {
+        "rounds": sorted(rounds.items(), reverse=True),
+        "open_findings": workflow.open_findings(case) if case.stage == Stage.RETURNED else [],
+        "answer_form": AnswerForm(),
+        "letters": Letter.objects.filter(**record),
+    }

@@ -8,7 +8,11 @@ def portal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return context
-    from registry.models import Membership, Organisation
+    from registry.models import Delivery, Membership, Organisation
+
+    context["unread_count"] = Delivery.objects.filter(
+        user=user, channel=Delivery.Channel.INBOX, read_at__isnull=True
+    ).count()
 
     if user.is_bureau:
         context["office_counts"] = {

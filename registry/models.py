@@ -490,3 +490,16 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {'working' if self.is_working_day else 'rest'}"
+
+
+class Counter(models.Model):
+    """The last number given out under a name (see registry.counters)."""
+
+    name = models.CharField(max_length=60, unique=True)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(name="counter_not_negative", condition=models.Q(value__gte=0))]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value}"

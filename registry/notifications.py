@@ -38,6 +38,11 @@ def organisation_admins(organisation: Organisation) -> list[Recipient]:
 RESOLVERS: dict = {}
 # ... and what the e-mail says, where the action has no template of its own: {subject_type: template}.
 FALLBACK_TEMPLATES: dict = {}
+# ... and what to make before telling anyone (a formal letter), as attachments:
+# {subject_type: preparer(event) -> [(file name, bytes, MIME type)]}.
+PREPARERS: dict = {}
+# ... and where bureau staff look at the subject: {subject_type: url(subject)}.
+OFFICE_URLS: dict = {}
 
 
 def recipients_of(event: AuditEvent) -> list[Recipient]:
@@ -111,10 +116,20 @@ def render_email(event: AuditEvent, recipient: Recipient) -> tuple[str, str]:
 
 
 def deliver(event_id: int) -> int:
-    """Send the event's e-mails that have not been sent yet; return how many were sent now."""
+    """Put the event in the recipients' inboxes and send the e-mails not sent yet; return how many
+    e-mails were sent now. Safe to run twice: the unique Delivery rows remember what was done."""
     event = AuditEvent.objects.get(pk=event_id)
+    preparer = PREPARERS.get(event.subject_type)
+    attachments = preparer(event) if preparer else []
     sent = 0
     for recipient in recipients_of(event):
+        if recipient.user is not None:
+            Delivery.objects.get_or_create(
+                event=event,
+                channel=Delivery.Channel.INBOX,
+                email=recipient.email,
+                defaults={"user": recipient.user, "sent_at": timezone.now()},
+            )
         delivery, _ = Delivery.objects.get_or_create(
             event=event,
             channel=Delivery.Channel.EMAIL,
@@ -124,8 +139,22 @@ def deliver(event_id: int) -> int:
         if delivery.sent_at:
             continue
         subject, body = render_email(event, recipient)
-        mail.send_mail(subject, body, None, [recipient.email])
+        message = mail.EmailMessage(subject, body, None, [recipient.email])
+        for attachment in attachments:
+            message.attach(*attachment)
+        message.send()
         # Only the run that flips sent_at from NULL counts; a concurrent run that lost the race sent a copy
         # at worst, never skipped one.
         sent += Delivery.objects.filter(pk=delivery.pk, sent_at=None).update(sent_at=timezone.now())
     return sent
+
+
+def link_for(delivery: Delivery) -> str:
+    """Where an inbox entry leads: the office's screen for bureau staff, else the subject's own page."""
+    subject = _subject_of(delivery.event)
+    if subject is None:
+        return "/"
+    office_url = OFFICE_URLS.get(delivery.event.subject_type)
+    if delivery.user is not None and delivery.user.is_bureau and office_url:
+        return office_url(subject)
+    return subject.get_absolute_url() if hasattr(subject, "get_absolute_url") else "/"

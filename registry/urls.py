@@ -11,6 +11,8 @@ urlpatterns = [
     path("signup/confirm/<str:token>/", views.confirm_email, name="confirm_email"),
     path("invitation/<str:token>/", views.accept_invitation, name="accept_invitation"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("inbox/", views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", views.inbox_open, name="inbox_open"),
     path("organisations/<int:pk>/licence/", views.licence_download, name="licence"),
     # Enterprise portal
     path("portal/", views.portal, name="portal"),

@@ -8,11 +8,12 @@ from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from registry import audit, roles, services
+from registry import audit, notifications, roles, services
 from registry.filters import AuditEventFilter, OrganisationFilter
 from registry.forms import (
     AcceptInvitationForm,
@@ -24,6 +25,7 @@ from registry.forms import (
 )
 from registry.models import (
     AuditEvent,
+    Delivery,
     Heartbeat,
     Invitation,
     Membership,
@@ -298,6 +300,29 @@ def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, _("%(name)s is now the administrator.") % {"name": member.user})
     return redirect("registry:members")
+
+
+# --- Inbox -------------------------------------------------------------------------------------------
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    entries = (
+        Delivery.objects.filter(user=request.user, channel=Delivery.Channel.INBOX)
+        .select_related("event")
+        .order_by("-event__seq")[:100]
+    )
+    return render(request, "registry/inbox.html", {"entries": entries})
+
+
+@login_required
+def inbox_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one entry read and go to what it is about."""
+    entry = get_object_or_404(
+        Delivery.objects.select_related("event"), pk=pk, user=request.user, channel=Delivery.Channel.INBOX
+    )
+    Delivery.objects.filter(pk=entry.pk, read_at__isnull=True).update(read_at=timezone.now())
+    return redirect(notifications.link_for(entry))
 
 
 # --- Back office ------------------------------------------------------------------------------------

@@ -44,3 +44,18 @@ def add_working_days(start: date, n: int) -> date:
             if counted == n:
                 return day
         day += timedelta(days=1)
+
+
+def working_days_between(start: date, end: date) -> int:
+    """How many working days lie in [start, end], both included (0 when end is before start)."""
+    if end < start:
+        return 0
+    overrides = _overrides(start, end)
+    count, day = 0, start
+    while day <= end:
+        working = overrides.get(day)
+        if working is None:
+            working = _library_says(day)
+        count += bool(working)
+        day += timedelta(days=1)
+    return count

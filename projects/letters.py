@@ -1,0 +1,87 @@
+"""The bureau's formal letters: acceptance, return with findings, approval, rejection.
+
+Each deciding event gets exactly one letter (unique on the event): the notification task makes it
+before it tells anyone, attaches it to the e-mails, and keeps it on the case. A second run finds it.
+"""
+
+import hashlib
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from projects.models import CaseRecord, Declaration, Finding, Letter, LetterKind
+from registry import counters
+from registry.models import AuditEvent
+from registry.notifications import _subject_of
+from registry.pdf import render_pdf
+
+KIND_OF_ACTION = {
+    "case.accepted": LetterKind.ACCEPTANCE,
+    "case.returned": LetterKind.RETURN,
+    "case.approved": LetterKind.APPROVAL,
+    "case.rejected": LetterKind.REJECTION,
+}
+AUTHORITY_ZH = "武汉市生态环境局"
+AUTHORITY_EN = "Wuhan Municipal Bureau of Ecology and Environment"
+
+
+def _context(event: AuditEvent, case, number: str) -> dict:
+    project = case.project if isinstance(case, Declaration) else case
+    context = {
+        "authority_zh": AUTHORITY_ZH,
+        "authority_en": AUTHORITY_EN,
+        "number": number,
+        "date": timezone.localtime(event.created_at).date(),
+        "recipient_zh": project.organisation.name,
+        "case_title": str(case) if isinstance(case, Declaration) else project.title,
+        "case_code": project.code or "",
+        "project_code": project.code or "",
+        "submitted_on": timezone.localtime(case.submitted_at).date() if case.submitted_at else None,
+        "reasons": event.comment,
+        "review_days": settings.REVIEW_WORKING_DAYS,
+    }
+    if isinstance(case, Declaration):
+        context["verified_t"] = case.verified_t
+        context["verified_t_display"] = f"{case.verified_t:,}" if case.verified_t is not None else ""
+    else:
+        context["verified_t"] = None
+    if event.action == "case.returned":
+        context["round"] = event.after.get("round")
+        context["findings"] = Finding.objects.filter(**CaseRecord.of(case), round=context["round"])
+    return context
+
+
+def ensure_letter(event: AuditEvent) -> Letter | None:
+    """The event's letter, made now if it has none yet; None for events that carry no letter."""
+    kind = KIND_OF_ACTION.get(event.action)
+    if kind is None:
+        return None
+    existing = Letter.objects.filter(event=event).first()
+    if existing is not None:
+        return existing
+    case = _subject_of(event)
+    year = timezone.localtime(event.created_at).year
+    try:
+        with transaction.atomic():
+            number = f"WHCER-L-{year}-{counters.take(f'letter-{year}'):06d}"
+            pdf = render_pdf(f"projects/letters/{kind}.html", _context(event, case, number))
+            return Letter.objects.create(
+                **CaseRecord.of(case),
+                kind=kind,
+                number=number,
+                event=event,
+                file=ContentFile(pdf, name=f"{number}.pdf"),
+                sha256=hashlib.sha256(pdf).hexdigest(),
+            )
+    except IntegrityError:  # a concurrent run made it first; its counter step was rolled back with ours
+        return Letter.objects.get(event=event)
+
+
+def attachments(event: AuditEvent) -> list[tuple[str, bytes, str]]:
+    letter = ensure_letter(event)
+    if letter is None:
+        return []
+    with letter.file.open("rb") as handle:
+        return [(f"{letter.number}.pdf", handle.read(), "application/pdf")]

@@ -1,0 +1,187 @@
+"""The bureau's letters as PDF: both scripts come back out as text, fonts are embedded, and the URL
+fetcher serves the project's static files and nothing else."""
+
+import datetime
+import re
+import shutil
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+from registry import pdf
+from registry.pdf import render_pdf, safe_url_fetcher
+
+ORGANISATION = "格林美（武汉）城市矿山产业集团有限公司"
+
+needs_poppler = pytest.mark.skipif(
+    shutil.which("pdftotext") is None or shutil.which("pdffonts") is None,
+    reason="needs pdftotext and pdffonts (apt-get install poppler-utils)",
+)
+
+
+def base_context(**extra) -> dict:
+    return {
+        "authority_zh": "武汉市生态环境局",
+        "authority_en": "Wuhan Municipal Bureau of Ecology and Environment",
+        "number": "武环碳〔2026〕37号",
+        "date": datetime.date(2026, 11, 24),
+        "recipient_zh": ORGANISATION,
+        "case_title": "厂区屋顶分布式光伏发电项目 2026年第一季度减排量",
+        "case_code": "WH-PV-2026-0012",
+        **extra,
+    }
+
+
+def pdf_text(tmp_path, data: bytes) -> str:
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(data)
+    result = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True, timeout=30
+    )
+    return result.stdout.decode()
+
+
+def flat(text: str) -> str:
+    """Layout text without whitespace: a line break inside a long name must not fail a test."""
+    return re.sub(r"\s+", "", text)
+
+
+def assert_letter_basics(text: str, title_zh: str, title_en: str) -> None:
+    assert title_zh in text
+    assert title_en in text
+    assert ORGANISATION in flat(text)
+    assert "武环碳〔2026〕37号" in text
+    assert "2026年11月24日" in text
+    assert "24 November 2026" in text
+    assert "Wuhan Municipal Bureau of Ecology and Environment" in text
+    assert "武汉市生态环境局" in flat(text)  # letter-spaced in the letterhead
+    assert "1/1" in flat(text)  # the page counter in the bottom margin
+
+
+@needs_poppler
+def test_acceptance_letter(tmp_path):
+    data = render_pdf(
+        "projects/letters/acceptance.html", base_context(submitted_on=datetime.date(2026, 11, 20))
+    )
+    assert data.startswith(b"%PDF-")
+    text = pdf_text(tmp_path, data)
+    assert_letter_basics(text, "受理通知书", "Notice of acceptance")
+    assert "2026年11月20日" in text
+    assert "20 November 2026" in text
+    assert "WH-PV-2026-0012" in text
+
+
+@needs_poppler
+def test_return_letter_lists_the_findings(tmp_path):
+    findings = [
+        SimpleNamespace(number=1, text="监测数据表缺少2026年2月的并网电表读数。"),
+        SimpleNamespace(number=2, text="电网排放因子应采用2025年度发布值。"),
+    ]
+    text = pdf_text(
+        tmp_path, render_pdf("projects/letters/return.html", base_context(findings=findings, round=2))
+    )
+    assert_letter_basics(text, "退回修改通知书", "Notice of return for revision")
+    assert "第1条" in text and "Finding 1" in text
+    assert "第2条" in text and "Finding 2" in text
+    assert "监测数据表缺少2026年2月的并网电表读数。" in flat(text)
+    assert "电网排放因子应采用2025年度发布值。" in flat(text)
+
+
+@needs_poppler
+def test_approval_letter_of_a_declaration_shows_the_verified_quantity(tmp_path):
+    context = base_context(verified_t=4269, verified_t_display="4,269", project_code="WH-PV-2026-0012")
+    text = pdf_text(tmp_path, render_pdf("projects/letters/approval.html", context))
+    assert_letter_basics(text, "批准通知书", "Notice of approval")
+    assert "核定减排量4,269吨二氧化碳当量" in flat(text)
+    assert "Verified reduction: 4,269 tCO" in text
+
+
+@needs_poppler
+def test_approval_letter_of_a_project_shows_its_public_code(tmp_path):
+    context = base_context(verified_t=None, project_code="WH-PV-2026-0012", case_code="")
+    text = pdf_text(tmp_path, render_pdf("projects/letters/approval.html", context))
+    assert_letter_basics(text, "批准通知书", "Notice of approval")
+    assert "WH-PV-2026-0012" in text
+    assert "核定减排量" not in text
+
+
+@needs_poppler
+def test_rejection_letter_keeps_the_reasons_and_escapes_markup(tmp_path):
+    reasons = "项目边界内的电表未经计量检定。\n<b>Monitoring</b> data cannot be verified."
+    text = pdf_text(tmp_path, render_pdf("projects/letters/rejection.html", base_context(reasons=reasons)))
+    assert_letter_basics(text, "不予批准通知书", "Notice of rejection")
+    assert "项目边界内的电表未经计量检定。" in flat(text)
+    assert "<b>Monitoring</b> data cannot be verified." in text  # shown as typed, not as markup
+
+
+@needs_poppler
+def test_the_letter_reads_the_same_in_either_language(tmp_path):
+    context = base_context(submitted_on=datetime.date(2026, 11, 20))
+    text = pdf_text(tmp_path, render_pdf("projects/letters/acceptance.html", context, language="en"))
+    assert "2026年11月24日" in text and "24 November 2026" in text
+    assert "受理通知书" in text
+
+
+@needs_poppler
+def test_fonts_are_embedded(tmp_path):
+    path = tmp_path / "letter.pdf"
+    path.write_bytes(render_pdf("projects/letters/rejection.html", base_context(reasons="理由")))
+    result = subprocess.run(["pdffonts", str(path)], capture_output=True, check=True, timeout=30, text=True)
+    fonts = result.stdout.splitlines()[2:]  # after the header and the dashes
+    assert fonts
+    assert any("CJK" in line for line in fonts)
+    # Columns: name type encoding emb sub uni object ID; "emb" is the fourth from the right.
+    assert all(line.split()[-5] == "yes" for line in fonts), result.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://example.com/x.css",
+        "/static/../settings.py",
+        "/static/css/../../config/settings.py",
+        "https://pdf.invalid/static/%2e%2e/config/settings.py",
+        "/static//etc/passwd",
+        "/static/%2Fetc/passwd",
+        "/static/css/no-such-file.css",
+        "/static/css/",
+        "/media/letters/2026/x.pdf",
+        "ftp://example.com/static/css/pdf.css",
+    ],
+)
+def test_the_fetcher_refuses_anything_but_static_files(url):
+    with pytest.raises(ValueError):
+        safe_url_fetcher(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["/static/css/pdf.css", "https://pdf.invalid/static/css/pdf.css", "static/css/pdf.css"]
+)
+def test_the_fetcher_serves_static_files(url):
+    response = safe_url_fetcher(url)
+    assert response.content_type == "text/css"
+    assert b"@page" in response.read()
+
+
+def test_the_fetcher_decodes_data_urls():
+    response = safe_url_fetcher("data:text/css;base64,Ym9keSB7fQ==")
+    assert response.read() == b"body {}"
+
+
+def test_the_fetcher_maps_hashed_names_of_the_manifest_storage(monkeypatch):
+    storage = SimpleNamespace(hashed_files={"css/pdf.css": "css/pdf.0123456789ab.css"})
+    monkeypatch.setattr(pdf, "staticfiles_storage", storage)
+    assert b"@page" in safe_url_fetcher("/static/css/pdf.0123456789ab.css").read()
+
+
+def test_a_refused_resource_stops_the_rendering(settings, tmp_path):
+    template_dir = tmp_path / "templates"
+    template_dir.mkdir()
+    (template_dir / "evil.html").write_text('<link rel="stylesheet" href="file:///etc/passwd"><p>x</p>')
+    settings.TEMPLATES = [
+        {"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [template_dir]}
+    ]
+    with pytest.raises(ValueError, match="passwd"):
+        render_pdf("evil.html", {})
