@@ -15,6 +15,7 @@ app.autodiscover_tasks()
 # when there is no beat process, so the demo behaves like production.
 BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "registry.tasks.heartbeat", "schedule": 60.0},
+    "remind-overdue-cases": {"task": "projects.tasks.remind_overdue", "schedule": crontab(hour=8, minute=30)},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

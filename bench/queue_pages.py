@@ -1,0 +1,606 @@
+"""Benchmark of the bureau's review queues (projects.office_views.queue) on a large database.
+
+The claim measured: with keyset paging (projects/paging.py), the first and the last page of a queue cost
+the same at 100,000 declarations, and the number of SQL queries per page does not grow with the rows shown.
+
+What it does, on a database of its own whose name must end in `_bench`:
+
+1. creates the database if it is missing and migrates it;
+2. fills it, if it holds fewer declarations than asked, with deterministic data (random.Random(42)):
+   organisations, one methodology, 1,000 filed projects, a few hundred projects at intake and N
+   declarations spread over the stages, then VACUUM ANALYZE;
+3. logs a technical reviewer in with django.test.Client and requests the first page, a middle page
+   (`?after=` the key of row 5,000) and the last page (`?page=last`) of some queues, each --repeat times
+   after 2 warm-up requests: median and p95 wall time of client.get, SQL queries, rows shown;
+4. runs EXPLAIN (ANALYZE, BUFFERS) on the page query, the count query and the sidebar counts, and does
+   the same for an OFFSET-paged query of the technical queue as a comparison;
+5. prints Markdown tables (nothing is written to disk).
+
+Run it with `make bench-queue`, or:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench \\
+        .venv/bin/python -m bench.queue_pages [--declarations 100000] [--repeat 20]
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+import django
+
+BENCH_SUFFIX = "_bench"
+FILED_PROJECTS = 1_000
+INTAKE_PROJECTS = 300
+ORGANISATIONS = 20
+MONTHS_PER_PROJECT = 1_200  # January 2000 to December 2099: one-month periods never overlap
+MIDDLE_ROW = 5_000
+PAGE_ROWS = 50
+# Declarations by stage: most wait for technical review.
+STAGE_WEIGHTS = {
+    "intake": 10,
+    "technical": 50,
+    "expert": 8,
+    "approval": 7,
+    "returned": 8,
+    "approved": 17,
+}
+# (kind, queue) pairs measured; `mine` is the reviewer's own small queue.
+QUEUES = [
+    ("declarations", "technical"),
+    ("declarations", "overdue"),
+    ("declarations", "mine"),
+    ("projects", "intake"),
+]
+APPLICANT_EMAIL = "bench-applicant@example.com"
+REVIEWER_EMAIL = "bench-reviewer@example.com"
+COLLEAGUE_EMAIL = "bench-colleague@example.com"
+
+
+# --- Database ------------------------------------------------------------------------------------
+
+
+def bench_database() -> dict:
+    """The default database's settings; exits unless it is a PostgreSQL database named *_bench."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    name = str(db.get("NAME") or "")
+    if "postgresql" not in db["ENGINE"] or not name.endswith(BENCH_SUFFIX):
+        sys.exit(
+            f"Refusing to run: the database is {db['ENGINE']} {name!r}. This benchmark fills and truncates "
+            f"tables; set DATABASE_URL to a PostgreSQL database whose name ends in {BENCH_SUFFIX!r}."
+        )
+    return db
+
+
+def ensure_database(db: dict) -> None:
+    """CREATE DATABASE through the maintenance database `postgres` if the bench database is missing."""
+    import psycopg
+    from psycopg import sql
+
+    params = {
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+            print(f"Created database {db['NAME']}.")
+
+
+# --- Data ----------------------------------------------------------------------------------------
+
+
+def bench_user(email: str, name: str, *, group: str | None = None):
+    from django.contrib.auth.models import Group
+
+    from registry.models import User
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        user = User.objects.create_user(email=email, full_name=name, is_staff=group is not None)
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def bench_methodology():
+    """Like tests/factories.make_pv_methodology."""
+    from decimal import Decimal
+
+    from registry.models import DocumentType, FactorScope, Methodology, Sector
+
+    methodology, _ = Methodology.objects.get_or_create(
+        code="PV",
+        version="1.0",
+        defaults={
+            "title_zh": "分布式光伏",
+            "title_en": "Distributed PV",
+            "sector": Sector.ENERGY,
+            "effective_date": date(2023, 11, 30),
+            "calculator": "pv",
+            "factor_scope": FactorScope.NATIONAL,
+            "max_point_capacity_kw": Decimal("6000"),
+            "project_documents": [
+                DocumentType.PROJECT_DESCRIPTION,
+                DocumentType.GRID_CONNECTION_ACCEPTANCE,
+            ],
+            "declaration_documents": [DocumentType.MONITORING_REPORT, DocumentType.VERIFICATION_REPORT],
+        },
+    )
+    return methodology
+
+
+def bench_organisations(rng: random.Random) -> list:
+    """Benchmark data, not the sign-up workflow: verified enterprises made with bulk_create."""
+    from django.utils import timezone
+
+    from registry.identifiers import make_credit_code
+    from registry.models import District, Organisation, OrganisationKind, OrganisationStatus
+
+    identifiers = [make_credit_code(f"91420100BE{n:07d}") for n in range(1, ORGANISATIONS + 1)]
+    existing = set(
+        Organisation.objects.filter(identifier__in=identifiers).values_list("identifier", flat=True)
+    )
+    now = timezone.now()
+    Organisation.objects.bulk_create(
+        Organisation(
+            kind=OrganisationKind.ENTERPRISE,
+            name=f"基准测试企业{n}有限公司",
+            name_en=f"Bench Enterprise {n} Co., Ltd.",
+            identifier=identifier,
+            legal_representative="张三",
+            address=f"武汉市江岸区基准路{n}号",
+            district=rng.choice(District.values),
+            contact_name="李四",
+            contact_phone="027-12345678",
+            contact_email=f"bench{n}@example.com",
+            status=OrganisationStatus.VERIFIED,
+            verified_at=now,
+        )
+        for n, identifier in enumerate(identifiers, start=1)
+        if identifier not in existing
+    )
+    return list(Organisation.objects.filter(identifier__in=identifiers).order_by("identifier"))
+
+
+def bench_projects(rng: random.Random, *, organisations, methodology, applicant) -> list:
+    """1,000 filed projects (the declarations' projects) and a few hundred waiting at intake."""
+    from django.utils import timezone
+
+    from projects.models import Project, Stage
+    from registry.models import District
+
+    now, today = timezone.now(), timezone.localdate()
+    projects = []
+    for i in range(1, FILED_PROJECTS + INTAKE_PROJECTS + 1):
+        filed = i <= FILED_PROJECTS
+        submitted = now - timedelta(days=rng.randint(400, 1500) if filed else rng.randint(1, 20))
+        projects.append(
+            Project(
+                organisation=organisations[i % len(organisations)],
+                methodology=methodology,
+                code=f"WH-PV-{i:05d}" if filed else None,
+                title=f"屋顶分布式光伏项目 {i}",
+                site_address=f"武汉市基准路{i}号",
+                district=rng.choice(District.values),
+                crediting_start=date(2000, 1, 1),
+                crediting_end=date(2099, 12, 31),
+                not_registered_elsewhere=True,
+                outside_covered_boundary=True,
+                stage=Stage.APPROVED if filed else Stage.INTAKE,
+                submitted_at=submitted,
+                decided_at=submitted + timedelta(days=30) if filed else None,
+                filed_at=submitted + timedelta(days=30) if filed else None,
+                due_date=None if filed else today + timedelta(days=rng.randint(-5, 10)),
+                created_by=applicant,
+            )
+        )
+    Project.objects.bulk_create(projects, batch_size=5000)
+    return list(Project.objects.filter(stage=Stage.APPROVED).order_by("id"))
+
+
+def month_period(k: int) -> tuple[date, date]:
+    """The k-th month from January 2000: its first and last day."""
+    year, month = 2000 + k // 12, k % 12 + 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return date(year, month, 1), following - timedelta(days=1)
+
+
+def declaration(rng: random.Random, j: int, *, projects, applicant, reviewer, colleague, now, today):
+    """The j-th declaration: project j mod P, that project's (j div P)-th month."""
+    from projects.models import REVIEW_STAGES, Declaration
+
+    start, end = month_period(j // len(projects))
+    stage = rng.choices(list(STAGE_WEIGHTS), weights=list(STAGE_WEIGHTS.values()))[0]
+    submitted = now - timedelta(seconds=rng.randrange(730 * 24 * 3600))
+    claimed = rng.randint(1, 20_000)
+    fields = {}
+    if stage in REVIEW_STAGES:
+        fields["due_date"] = today + timedelta(days=rng.randint(-30, 90))  # about a quarter overdue
+        draw = rng.random()
+        fields["assignee"] = reviewer if draw < 0.02 else colleague if draw < 0.5 else None
+    elif stage == "returned":
+        fields.update(returned_from="technical", days_left_when_returned=rng.randint(1, 15))
+    else:  # approved
+        fields.update(
+            decided_at=submitted + timedelta(days=rng.randint(20, 60)),
+            verified_t=claimed - rng.randint(0, claimed // 10),
+        )
+    return Declaration(
+        project=projects[j % len(projects)],
+        period_start=start,
+        period_end=end,
+        vintage=start.year,  # bulk_create skips Declaration.save(), which sets it
+        stage=stage,
+        submitted_at=submitted,
+        claimed_t=claimed,
+        created_by=applicant,
+        **fields,
+    )
+
+
+def fill(target: int) -> None:
+    """Empty the case tables and refill them if they hold fewer than `target` declarations."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from projects.models import Declaration
+
+    existing = Declaration.objects.count()
+    if existing >= target:
+        print(f"The database holds {existing:,} declarations (>= {target:,}): not refilled.")
+        return
+    if target > FILED_PROJECTS * MONTHS_PER_PROJECT:
+        sys.exit(f"At most {FILED_PROJECTS * MONTHS_PER_PROJECT:,} declarations (one a month per project).")
+    print(f"The database holds {existing:,} declarations; filling {target:,}…", flush=True)
+    started = time.perf_counter()
+    rng = random.Random(42)
+    now, today = timezone.now(), timezone.localdate()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE projects_project, projects_declaration RESTART IDENTITY CASCADE")
+        applicant = bench_user(APPLICANT_EMAIL, "Bench Applicant")
+        reviewer = bench_user(REVIEWER_EMAIL, "Bench Reviewer", group="technical_reviewer")
+        colleague = bench_user(COLLEAGUE_EMAIL, "Bench Colleague", group="technical_reviewer")
+        organisations = bench_organisations(rng)
+        projects = bench_projects(
+            rng, organisations=organisations, methodology=bench_methodology(), applicant=applicant
+        )
+        people = {"applicant": applicant, "reviewer": reviewer, "colleague": colleague}
+        for chunk in range(0, target, 5000):
+            batch = [
+                declaration(rng, j, projects=projects, now=now, today=today, **people)
+                for j in range(chunk, min(chunk + 5000, target))
+            ]
+            Declaration.objects.bulk_create(batch, batch_size=5000)
+            print(f"  {chunk + len(batch):,} declarations", end="\r", flush=True)
+    print()
+    filled = time.perf_counter() - started
+    # Vacuum as well as analyse: sets the visibility map as autovacuum soon would, so plans are stable.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) projects_declaration")
+        cursor.execute("VACUUM (ANALYZE) projects_project")
+        cursor.execute("ANALYZE")
+    print(
+        f"Filled {target:,} declarations in {filled:.1f} s (VACUUM ANALYZE "
+        f"{time.perf_counter() - started - filled:.1f} s more)."
+    )
+
+
+# --- Measuring -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    queue: str
+    page: str
+    median_ms: float
+    p95_ms: float
+    queries: int
+    rows: int
+    captured: list = field(default_factory=list)
+
+
+def p95(samples: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(samples)
+    return ordered[math.ceil(0.95 * len(ordered)) - 1]
+
+
+def rows_shown(html: str) -> int:
+    """The <tr> of the queue table's body; the "no case" row counts none."""
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return 0 if "colspan=" in body else body.count("<tr>")
+
+
+def time_calls(call, repeat: int) -> tuple[list[float], list]:
+    """2 warm-up calls (the second with its queries captured), then `repeat` timed calls."""
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    call()
+    # Each request empties the query log (request_started → reset_queries): start the capture from empty.
+    reset_queries()
+    with CaptureQueriesContext(connection) as context:
+        call()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, context.captured_queries
+
+
+def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result:
+    statuses = []
+
+    def get():
+        response = client.get(url)
+        statuses.append(response.status_code)
+        return response
+
+    response = get()
+    if response.status_code != 200:
+        sys.exit(f"{url} answered {response.status_code}")
+    times, captured = time_calls(get, repeat)
+    if set(statuses) != {200}:
+        sys.exit(f"{url} answered {sorted(set(statuses))}")
+    return Result(
+        queue,
+        page,
+        statistics.median(times),
+        p95(times),
+        len(captured),
+        rows_shown(response.content.decode()),
+        captured,
+    )
+
+
+def middle_key(model, queue: str, user) -> tuple[str, int]:
+    """The paging key (paging._encode) of row 5,000 of the queue in its default order, or of its middle
+    row if it holds fewer than 10,000."""
+    from projects.office_views import QUEUES as VIEW_QUEUES
+    from projects.paging import _encode
+
+    _title, condition, order = VIEW_QUEUES[queue]
+    queryset = model.objects.filter(condition(user))
+    row = min(MIDDLE_ROW, queryset.count() // 2)
+    descending = order.startswith("-")
+    ordered = queryset.order_by(order, "-pk" if descending else "pk")
+    return _encode(ordered[row - 1], order.lstrip("-")), row
+
+
+def measure_queues(client, user, repeat: int) -> list[Result]:
+    from django.urls import reverse
+
+    from projects.office_views import KINDS
+
+    results = []
+    for kind, queue in QUEUES:
+        model = KINDS[kind]
+        url = reverse("projects:office_queue", args=[kind, queue])
+        key, row = middle_key(model, queue, user)
+        label = f"{kind} {queue}"
+        for page, query in (
+            ("first", ""),
+            (f"after row {row:,}", "?" + urlencode({"after": key})),
+            ("last", "?page=last"),
+        ):
+            results.append(measure_page(client, label, page, url + query, repeat))
+            print(f"  {label}, {page}: {results[-1].median_ms:.1f} ms", flush=True)
+    return results
+
+
+def measure_offset(repeat: int) -> list[Result]:
+    """The comparison: OFFSET paging of the technical queue, the ORM query alone (no view, no template)."""
+    from projects.models import Declaration
+
+    queryset = Declaration.objects.filter(stage="technical").order_by("due_date", "id")
+    last = (queryset.count() - 1) // PAGE_ROWS * PAGE_ROWS
+    results = []
+    for page, offset in (
+        ("first (OFFSET 0)", 0),
+        (f"OFFSET {MIDDLE_ROW:,}", MIDDLE_ROW),
+        (f"last (OFFSET {last:,})", last),
+    ):
+        rows = []
+
+        def fetch(offset=offset, rows=rows):
+            rows[:] = list(queryset[offset : offset + PAGE_ROWS])
+
+        times, captured = time_calls(fetch, repeat)
+        label = "declarations technical, OFFSET query only"
+        results.append(
+            Result(label, page, statistics.median(times), p95(times), len(captured), len(rows), captured)
+        )
+    return results
+
+
+# --- Query plans ---------------------------------------------------------------------------------
+
+
+def classify(sql: str) -> str:
+    """What a captured query is for, in the queue view."""
+    case_table = '"projects_declaration"' in sql or '"projects_project"' in sql
+    if case_table and "LIMIT 51" in sql and "ORDER BY" in sql:
+        return "page"
+    if case_table and "FILTER (WHERE" in sql:
+        return "sidebar counts"
+    if case_table and sql.startswith("SELECT COUNT(*)"):
+        return "count"
+    if case_table and "LIMIT 50" in sql:
+        return "page"  # the OFFSET comparison
+    return "other"
+
+
+def explain(sql: str) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
+        plan = cursor.fetchone()[0]
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]
+
+
+def scans(node: dict) -> list[str]:
+    """The scans and sorts of a plan, depth first: "Index Scan Backward using idx on table", "Sort"."""
+    kind = node["Node Type"]
+    found = []
+    if "Scan" in kind:
+        direction = " Backward" if node.get("Scan Direction") == "Backward" else ""
+        using = f" using {node['Index Name']}" if node.get("Index Name") else ""
+        on = f" on {node['Relation Name']}" if node.get("Relation Name") else ""
+        found.append(f"{kind}{direction}{using}{on}")
+    elif kind in ("Sort", "Incremental Sort", "Aggregate"):
+        method = node.get("Sort Method") or node.get("Strategy") or ""
+        found.append(f"{kind} ({method})" if method else kind)
+    for child in node.get("Plans", []):
+        found.extend(scans(child))
+    return found
+
+
+def plan_row(name: str, sql: str) -> list[str]:
+    result = explain(sql)
+    plan = result["Plan"]
+    top = plan["Node Type"]
+    if top == "Limit" and plan.get("Plans"):
+        top += " → " + plan["Plans"][0]["Node Type"]
+    buffers = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+    # The case tables' scans and the sorts; the joins' primary-key look-ups are left out.
+    main = [s for s in dict.fromkeys(scans(plan)) if " on " not in s or " on projects_" in s]
+    return [
+        name,
+        top,
+        "; ".join(main),
+        f"{plan.get('Actual Rows', 0):,}",
+        f"{buffers:,}",
+        f"{result['Execution Time']:.2f}",
+    ]
+
+
+def plan_rows(results: list[Result]) -> list[list[str]]:
+    rows, counted = [], set()
+    for result in results:
+        for query in result.captured:
+            role = classify(query["sql"])
+            if role == "page":
+                rows.append(plan_row(f"{result.queue}, {result.page}: page query", query["sql"]))
+            elif role == "count" and result.queue not in counted:
+                counted.add(result.queue)
+                rows.append(plan_row(f"{result.queue}: count query", query["sql"]))
+            elif (
+                role == "sidebar counts"
+                and "sidebar" not in counted
+                and '"projects_declaration"' in query["sql"]
+            ):
+                counted.add("sidebar")
+                rows.append(plan_row("sidebar counts (declarations), every office page", query["sql"]))
+    return rows
+
+
+# --- Output --------------------------------------------------------------------------------------
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def sql_ms(result: Result, role: str) -> str:
+    times = [float(q["time"]) * 1000 for q in result.captured if classify(q["sql"]) == role]
+    return f"{sum(times):.1f} ({len(times)})" if times else "—"
+
+
+def report(results: list[Result], plans: list[list[str]]) -> None:
+    print("\n### Page timings\n")
+    print(
+        table(
+            ["queue", "page", "median ms", "p95 ms", "queries", "rows"],
+            [[r.queue, r.page, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", r.queries, r.rows] for r in results],
+        )
+    )
+    print("\n### SQL time of one request, by query (ms, number of queries)\n")
+    print(
+        table(
+            ["queue", "page", "page query", "count", "sidebar counts", "other"],
+            [
+                [
+                    r.queue,
+                    r.page,
+                    sql_ms(r, "page"),
+                    sql_ms(r, "count"),
+                    sql_ms(r, "sidebar counts"),
+                    sql_ms(r, "other"),
+                ]
+                for r in results
+            ],
+        )
+    )
+    print("\n### Query plans (EXPLAIN ANALYZE, BUFFERS)\n")
+    print(table(["query", "top node", "scans and sorts", "rows", "buffers", "execution ms"], plans))
+
+
+def queue_sizes(user) -> list[list]:
+    from projects.office_views import KINDS
+    from projects.office_views import QUEUES as VIEW_QUEUES
+
+    return [
+        [f"{kind} {queue}", f"{KINDS[kind].objects.filter(VIEW_QUEUES[queue][1](user)).count():,}"]
+        for kind, queue in QUEUES
+    ]
+
+
+# --- Main ----------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--declarations", type=int, default=100_000, help="declarations to fill (100000)")
+    parser.add_argument("--repeat", type=int, default=20, help="timed requests per page (20)")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from projects.models import Declaration
+
+    db = bench_database()
+    ensure_database(db)
+    call_command("migrate", interactive=False, verbosity=0)
+    fill(args.declarations)
+
+    # Production-like: no debug template engine, no query log (CaptureQueriesContext counts the queries).
+    settings.DEBUG = False
+    reviewer = bench_user(REVIEWER_EMAIL, "Bench Reviewer", group="technical_reviewer")
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(reviewer, backend="django.contrib.auth.backends.ModelBackend")
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0]
+    print(f"\n{Declaration.objects.count():,} declarations; {version.split(',')[0]}")
+    print(table(["queue", "cases"], queue_sizes(reviewer)))
+    print(f"\nMeasuring ({args.repeat} timed requests per page after 2 warm-ups)…")
+    results = measure_queues(client, reviewer, args.repeat) + measure_offset(args.repeat)
+    report(results, plan_rows(results))
+
+
+if __name__ == "__main__":
+    main()
