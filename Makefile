@@ -53,3 +53,6 @@ beat: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var
+
+bench-queue: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench $(PY) -m bench.queue_pages

@@ -9,9 +9,11 @@ What it does, on a database of its own whose name must end in `_bench`:
 2. fills it, if it holds fewer declarations than asked, with deterministic data (random.Random(42)):
    organisations, one methodology, 1,000 filed projects, a few hundred projects at intake and N
    declarations spread over the stages, then VACUUM ANALYZE;
-3. logs a technical reviewer in with django.test.Client and requests the first page, a middle page
-   (`?after=` the key of row 5,000) and the last page (`?page=last`) of some queues, each --repeat times
-   after 2 warm-up requests: median and p95 wall time of client.get, SQL queries, rows shown;
+3. logs a technical reviewer in with django.test.Client and requests, in the technical, overdue and
+   "mine" declaration queues and the projects' intake queue, the first page, pages reached by `?after=`
+   (the key of row 5,000, of the middle row, of the row 10 before the end) and the last page
+   (`?page=last`), each --repeat times after 2 warm-up requests: median and p95 wall time of
+   client.get, SQL queries (CaptureQueriesContext, which counts BEGIN and COMMIT too), rows shown;
 4. runs EXPLAIN (ANALYZE, BUFFERS) on the page query, the count query and the sidebar counts, and does
    the same for an OFFSET-paged query of the technical queue as a comparison;
 5. prints Markdown tables (nothing is written to disk).
@@ -43,6 +45,7 @@ ORGANISATIONS = 20
 MONTHS_PER_PROJECT = 1_200  # January 2000 to December 2099: one-month periods never overlap
 MIDDLE_ROW = 5_000
 PAGE_ROWS = 50
+LAST_ROWS = 10  # the rows of the short page reached by `?after=` the row 10 before the end
 # Declarations by stage: most wait for technical review.
 STAGE_WEIGHTS = {
     "intake": 10,
@@ -310,7 +313,8 @@ class Result:
     p95_ms: float
     queries: int
     rows: int
-    captured: list = field(default_factory=list)
+    captured: list = field(default_factory=list)  # CaptureQueriesContext: {"sql", "time"}
+    timed: list = field(default_factory=list)  # QueryTimer: (sql, ms)
 
 
 def p95(samples: list[float]) -> float:
@@ -325,22 +329,39 @@ def rows_shown(html: str) -> int:
     return 0 if "colspan=" in body else body.count("<tr>")
 
 
-def time_calls(call, repeat: int) -> tuple[list[float], list]:
-    """2 warm-up calls (the second with its queries captured), then `repeat` timed calls."""
+class QueryTimer:
+    """An execute wrapper that times each query to the microsecond (the query log rounds to 1 ms)."""
+
+    def __init__(self):
+        self.timed: list[tuple[str, float]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.timed.append((sql, (time.perf_counter() - started) * 1000))
+
+
+def time_calls(call, repeat: int) -> tuple[list[float], list[dict], list[tuple[str, float]]]:
+    """2 warm-up calls (the second with its queries captured and timed), then `repeat` timed calls."""
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
     call()
-    # Each request empties the query log (request_started → reset_queries): start the capture from empty.
-    reset_queries()
-    with CaptureQueriesContext(connection) as context:
+    reset_queries()  # a query log left full (9,000 entries) by migrate would capture nothing
+    timer = QueryTimer()
+    with connection.execute_wrapper(timer), CaptureQueriesContext(connection) as context:
         call()
+    # Read now: the next request empties the query log. The log also holds BEGIN and COMMIT, which
+    # pass no execute wrapper: the timer has the other queries.
+    captured = context.captured_queries
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         call()
         times.append((time.perf_counter() - started) * 1000)
-    return times, context.captured_queries
+    return times, captured, timer.timed
 
 
 def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result:
@@ -354,7 +375,7 @@ def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result
     response = get()
     if response.status_code != 200:
         sys.exit(f"{url} answered {response.status_code}")
-    times, captured = time_calls(get, repeat)
+    times, captured, timed = time_calls(get, repeat)
     if set(statuses) != {200}:
         sys.exit(f"{url} answered {sorted(set(statuses))}")
     return Result(
@@ -365,39 +386,42 @@ def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result
         len(captured),
         rows_shown(response.content.decode()),
         captured,
+        timed,
     )
 
 
-def middle_key(model, queue: str, user) -> tuple[str, int]:
-    """The paging key (paging._encode) of row 5,000 of the queue in its default order, or of its middle
-    row if it holds fewer than 10,000."""
+def key_of_row(model, queue: str, user, row: int) -> str:
+    """The paging key (as paging._encode makes it) of a row of the queue, 1-based, in its default order."""
     from projects.office_views import QUEUES as VIEW_QUEUES
     from projects.paging import _encode
 
     _title, condition, order = VIEW_QUEUES[queue]
-    queryset = model.objects.filter(condition(user))
-    row = min(MIDDLE_ROW, queryset.count() // 2)
     descending = order.startswith("-")
-    ordered = queryset.order_by(order, "-pk" if descending else "pk")
-    return _encode(ordered[row - 1], order.lstrip("-")), row
+    ordered = model.objects.filter(condition(user)).order_by(order, "-pk" if descending else "pk")
+    return _encode(ordered[row - 1], order.lstrip("-"))
 
 
 def measure_queues(client, user, repeat: int) -> list[Result]:
+    """First page; `?after=` row 5,000 (as the brief asks), the middle row and the row 10 before the end
+    (a short final page reached by "Next": 10 rows shown); and `?page=last`."""
     from django.urls import reverse
 
     from projects.office_views import KINDS
+    from projects.office_views import QUEUES as VIEW_QUEUES
 
     results = []
     for kind, queue in QUEUES:
         model = KINDS[kind]
         url = reverse("projects:office_queue", args=[kind, queue])
-        key, row = middle_key(model, queue, user)
+        total = model.objects.filter(VIEW_QUEUES[queue][1](user)).count()
+        pages = [("first", "")]
+        for row in sorted({min(MIDDLE_ROW, total // 2), total // 2, total - LAST_ROWS}):
+            if 0 < row < total:
+                after = urlencode({"after": key_of_row(model, queue, user, row)})
+                pages.append((f"after row {row:,}", "?" + after))
+        pages.append(("last", "?page=last"))
         label = f"{kind} {queue}"
-        for page, query in (
-            ("first", ""),
-            (f"after row {row:,}", "?" + urlencode({"after": key})),
-            ("last", "?page=last"),
-        ):
+        for page, query in pages:
             results.append(measure_page(client, label, page, url + query, repeat))
             print(f"  {label}, {page}: {results[-1].median_ms:.1f} ms", flush=True)
     return results
@@ -420,10 +444,12 @@ def measure_offset(repeat: int) -> list[Result]:
         def fetch(offset=offset, rows=rows):
             rows[:] = list(queryset[offset : offset + PAGE_ROWS])
 
-        times, captured = time_calls(fetch, repeat)
+        times, captured, timed = time_calls(fetch, repeat)
         label = "declarations technical, OFFSET query only"
         results.append(
-            Result(label, page, statistics.median(times), p95(times), len(captured), len(rows), captured)
+            Result(
+                label, page, statistics.median(times), p95(times), len(captured), len(rows), captured, timed
+            )
         )
     return results
 
@@ -471,6 +497,11 @@ def scans(node: dict) -> list[str]:
     return found
 
 
+def nodes(node: dict) -> list[dict]:
+    """A plan node and all its descendants."""
+    return [node, *(n for child in node.get("Plans", []) for n in nodes(child))]
+
+
 def plan_row(name: str, sql: str) -> list[str]:
     result = explain(sql)
     plan = result["Plan"]
@@ -478,6 +509,7 @@ def plan_row(name: str, sql: str) -> list[str]:
     if top == "Limit" and plan.get("Plans"):
         top += " → " + plan["Plans"][0]["Node Type"]
     buffers = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+    removed = sum(node.get("Rows Removed by Filter", 0) for node in nodes(plan))
     # The case tables' scans and the sorts; the joins' primary-key look-ups are left out.
     main = [s for s in dict.fromkeys(scans(plan)) if " on " not in s or " on projects_" in s]
     return [
@@ -485,6 +517,7 @@ def plan_row(name: str, sql: str) -> list[str]:
         top,
         "; ".join(main),
         f"{plan.get('Actual Rows', 0):,}",
+        f"{removed:,}",
         f"{buffers:,}",
         f"{result['Execution Time']:.2f}",
     ]
@@ -520,7 +553,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def sql_ms(result: Result, role: str) -> str:
-    times = [float(q["time"]) * 1000 for q in result.captured if classify(q["sql"]) == role]
+    times = [ms for sql, ms in result.timed if classify(sql) == role]
     return f"{sum(times):.1f} ({len(times)})" if times else "—"
 
 
@@ -550,7 +583,20 @@ def report(results: list[Result], plans: list[list[str]]) -> None:
         )
     )
     print("\n### Query plans (EXPLAIN ANALYZE, BUFFERS)\n")
-    print(table(["query", "top node", "scans and sorts", "rows", "buffers", "execution ms"], plans))
+    print(
+        table(
+            [
+                "query",
+                "top node",
+                "scans and sorts",
+                "rows",
+                "rows removed by filter",
+                "buffers",
+                "execution ms",
+            ],
+            plans,
+        )
+    )
 
 
 def queue_sizes(user) -> list[list]:

@@ -16,6 +16,8 @@ app.autodiscover_tasks()
 BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "registry.tasks.heartbeat", "schedule": 60.0},
     "remind-overdue-cases": {"task": "projects.tasks.remind_overdue", "schedule": crontab(hour=8, minute=30)},
+    # Every five minutes: a notice closes within minutes of 23:59:59 on its last day.
+    "close-ended-notices": {"task": "offsets.tasks.close_notices", "schedule": 300.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -263,6 +263,10 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 MESSAGE_TAGS = {40: "danger"}
 
 # --- The registry's own settings -----------------------------------------------------------------
+# The public notice of an issuance phase, in working days.
+NOTICE_WORKING_DAYS = env_int("NOTICE_WORKING_DAYS", 7)
+# Objections accepted from one address per hour (the public form is throttled).
+OBJECTIONS_PER_HOUR = env_int("OBJECTIONS_PER_HOUR", 5)
 # Time limits of the review stages, in working days (DOMAIN.md's defaults).
 REVIEW_WORKING_DAYS = {
     "intake": env_int("REVIEW_DAYS_INTAKE", 5),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
     path("", include("projects.urls")),
+    path("", include("offsets.urls")),
 ]
 
 handler403 = "registry.views.permission_denied"

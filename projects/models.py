@@ -125,6 +125,9 @@ class Project(ReviewCase):
         indexes = [
             models.Index(fields=["stage", "due_date", "id"], name="project_queue_due_idx"),
             models.Index(fields=["stage", "submitted_at", "id"], name="project_submitted_idx"),
+            models.Index(
+                fields=["due_date", "id"], condition=Q(stage__in=REVIEW_STAGES), name="project_review_due_idx"
+            ),
         ]
         permissions = [
             ("review_case", _("Can see every project and declaration")),
@@ -240,7 +243,17 @@ class Declaration(ReviewCase):
             models.Index(fields=["stage", "due_date", "id"], name="declaration_due_idx"),
             models.Index(fields=["stage", "submitted_at", "id"], name="declaration_submitted_idx"),
             models.Index(fields=["stage", "claimed_t", "id"], name="declaration_claimed_idx"),
-            models.Index(fields=["assignee", "stage", "due_date", "id"], name="declaration_mine_idx"),
+            # The overdue and "mine" queues span the four review stages: partial indexes give them due order.
+            models.Index(
+                fields=["due_date", "id"],
+                condition=Q(stage__in=REVIEW_STAGES),
+                name="declaration_review_due_idx",
+            ),
+            models.Index(
+                fields=["assignee", "due_date", "id"],
+                condition=Q(stage__in=REVIEW_STAGES),
+                name="declaration_mine_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(name="declaration_stage_known", condition=Q(stage__in=Stage.values)),

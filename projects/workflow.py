@@ -5,6 +5,7 @@
     technical --request_opinions--> expert --(the last requested opinion recorded)--> technical
     approval --send_back--> technical;  approval --reject--> rejected (final, with reasons)
     draft, intake --withdraw--> withdrawn (by the applicant)
+    approved (declaration in notice) --reopen_after_objection--> technical (an objection was upheld)
 
 Each transition locks the row, checks the source stage and the actor's right, records the audit event
 and notifies after commit. Nothing else changes a case's stage: the admin shows it read-only and forms
@@ -403,6 +404,25 @@ def reject(case, *, by, note: str):
     )
     if isinstance(case, Project):
         _release_meters(case)
+    return case
+
+
+@transaction.atomic
+def reopen_after_objection(case: Declaration, *, by, note: str):
+    """approved → technical review: a technical reviewer upheld an objection during the notice."""
+    _require(by, STAGE_PERMISSION[Stage.TECHNICAL])
+    if not isinstance(case, Declaration):
+        raise TransitionRefused(_("Only a declaration can be reopened after an objection."))
+    case, _event = _move(
+        case,
+        to=Stage.TECHNICAL,
+        allowed_from={Stage.APPROVED},
+        by=by,
+        action="case.reopened",
+        note=note,
+        verified_t=None,
+        decided_at=None,
+    )
     return case
 
 

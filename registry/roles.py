@@ -35,12 +35,13 @@ _REFERENCE_DATA = [
 ]
 ROLE_PERMISSIONS = {
     INTAKE_OFFICER: [*_EVERY_ROLE, "projects.act_intake"],
-    TECHNICAL_REVIEWER: [*_EVERY_ROLE, "projects.act_technical"],
+    TECHNICAL_REVIEWER: [*_EVERY_ROLE, "projects.act_technical", "offsets.rule_objection"],
     EXPERT: ["registry.view_organisation", "projects.review_case", "projects.act_expert"],
-    APPROVER: [*_EVERY_ROLE, "projects.act_approval"],
+    APPROVER: [*_EVERY_ROLE, "projects.act_approval", "offsets.approve_phase", "offsets.register_phase"],
     REGISTRY_ADMIN: [
         *_EVERY_ROLE,
         *_REFERENCE_DATA,
+        "offsets.assemble_phase",
         "registry.verify_organisation",
         "registry.view_user",
         "registry.view_membership",

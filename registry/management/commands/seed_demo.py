@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 # Each app's demo builds on the previous ones'. Imported by name: registry must not import the apps
 # that depend on it.
-DEMO_MODULES = ["registry.demo", "projects.demo"]
+DEMO_MODULES = ["registry.demo", "projects.demo", "offsets.demo"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,151 @@
+"""The PDFs of the ledger: registration certificates, notices and announcements. Each is made once:
+a job finds the file already there and returns."""
+
+import hashlib
+
+import segno
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from offsets.models import Announcement, Certificate, NoticeVersion
+from projects.letters import AUTHORITY_EN, AUTHORITY_ZH
+from registry.pdf import render_pdf
+
+
+def verification_url(query: str) -> str:
+    return f"{settings.SITE_URL}{reverse('offsets:verify')}?q={query}"
+
+
+def qr_svg(url: str) -> str:
+    # Our own SVG, made from our own URL: safe to put into the PDF's HTML as it is.
+    return mark_safe(segno.make(url, error="m").svg_inline(scale=3, border=2))  # noqa: S308
+
+
+def _store(instance, field: str, hash_field: str, pdf: bytes, name: str) -> None:
+    getattr(instance, field).save(name, ContentFile(pdf), save=False)
+    setattr(instance, hash_field, hashlib.sha256(pdf).hexdigest())
+    instance.save(update_fields=[field, hash_field])
+
+
+@transaction.atomic
+def make_certificate(certificate_id: int) -> Certificate:
+    certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
+    if certificate.file:
+        return certificate
+    issuance = certificate.issuance
+    project, organisation = issuance.project, issuance.account.organisation
+    methodology = project.methodology
+    context = {
+        "authority_zh": AUTHORITY_ZH,
+        "authority_en": AUTHORITY_EN,
+        "number": certificate.number,
+        "date": timezone.localtime(certificate.issued_at).date(),
+        "holder_zh": organisation.name,
+        "holder_en": organisation.name_en,
+        "account": issuance.account.number,
+        "project_code": project.code,
+        "project_title": project.title,
+        "methodology": f"{methodology.code} {methodology.version} {methodology.title_zh}",
+        "quantity": f"{issuance.quantity:,}",
+        "serial": issuance.serial,
+        "first_unit": f"{issuance.first_unit:09d}",
+        "last_unit": f"{issuance.last_unit:09d}",
+        "vintage": issuance.vintage,
+        "phase": issuance.phase,
+        "registered_on": timezone.localtime(issuance.registered_at).date(),
+        "qr": qr_svg(verification_url(certificate.number)),
+        "verify_url": verification_url(certificate.number),
+    }
+    _store(
+        certificate,
+        "file",
+        "sha256",
+        render_pdf("offsets/certificate.html", context),
+        f"{certificate.number}.pdf",
+    )
+    return certificate
+
+
+def _phase_context(phase, rows, number: str, date) -> dict:
+    return {
+        "authority_zh": AUTHORITY_ZH,
+        "authority_en": AUTHORITY_EN,
+        "number": number,
+        "date": date,
+        "phase": phase,
+        "rows": rows,
+        "tonnes": f"{sum(r['tonnes'] or 0 for r in rows):,}",
+        "projects": len({r["project_code"] for r in rows}),
+    }
+
+
+@transaction.atomic
+def make_notice_pdf(version_id: int) -> NoticeVersion:
+    version = NoticeVersion.objects.select_for_update().select_related("phase").get(pk=version_id)
+    if version.pdf:
+        return version
+    phase = version.phase
+    context = _phase_context(
+        phase,
+        version.snapshot["rows"],
+        f"{phase.code}-N{version.version}",
+        timezone.localtime(version.published_at).date(),
+    )
+    context.update(version=version, notice_start=phase.notice_start, notice_end=phase.notice_end)
+    _store(
+        version,
+        "pdf",
+        "pdf_sha256",
+        render_pdf("offsets/notice_pdf.html", context),
+        f"notice-{phase.code}-v{version.version}.pdf",
+    )
+    return version
+
+
+@transaction.atomic
+def make_announcement_pdf(announcement_id: int) -> Announcement:
+    announcement = Announcement.objects.select_for_update().select_related("phase").get(pk=announcement_id)
+    if announcement.pdf:
+        return announcement
+    phase = announcement.phase
+    rows = [
+        {
+            "project_code": i.project.code,
+            "project_title": i.project.title,
+            "owner": i.account.organisation.public_name,
+            "methodology": i.project.methodology.code,
+            "vintage": i.vintage,
+            "tonnes": i.quantity,
+            "serial": i.serial,
+        }
+        for i in phase.issuances.select_related("project__methodology", "account__organisation").order_by(
+            "first_unit"
+        )
+    ]
+    context = _phase_context(
+        phase, rows, announcement.number, timezone.localtime(announcement.published_at).date()
+    )
+    _store(
+        announcement,
+        "pdf",
+        "pdf_sha256",
+        render_pdf("offsets/announcement_pdf.html", context),
+        f"{announcement.number}.pdf",
+    )
+    return announcement
+
+
+def certificate_attachments(event) -> list[tuple[str, bytes, str]]:
+    """For the owner's e-mail on registration: its certificate, made now if the job has not yet."""
+    if event.action != "credits.issued":
+        return []
+    certificate = Certificate.objects.filter(issuance_id=event.subject_id, kind="registration").first()
+    if certificate is None:
+        return []
+    certificate = make_certificate(certificate.pk)
+    with certificate.file.open("rb") as handle:
+        return [(f"{certificate.number}.pdf", handle.read(), "application/pdf")]

@@ -1,0 +1,71 @@
+"""Who hears of phase, objection and issuance events."""
+
+from django.contrib.auth.models import Group
+
+from registry import notifications, roles
+from registry.models import AuditEvent, Membership
+
+Recipient = notifications.Recipient
+
+
+def _group(name: str) -> list:
+    return list(Group.objects.get(name=name).user_set.filter(is_active=True))
+
+
+def _members(organisation) -> list:
+    return [m.user for m in Membership.objects.filter(organisation=organisation).select_related("user")]
+
+
+def _as_recipients(users) -> list[Recipient]:
+    unique = {u.pk: u for u in users if u.is_active}
+    return [Recipient(u.email, u.language, u) for u in unique.values()]
+
+
+def phase_recipients(event: AuditEvent) -> list[Recipient]:
+    phase = notifications._subject_of(event)
+    if phase is None:
+        return []
+    by_action = {
+        "phase.submitted": lambda: _group(roles.APPROVER),
+        "phase.approved": lambda: _group(roles.REGISTRY_ADMIN),
+        "phase.sent_back": lambda: _group(roles.REGISTRY_ADMIN),
+        "phase.published": lambda: (
+            _group(roles.REGISTRY_ADMIN)
+            + [
+                u
+                for e in phase.entries.filter(removed_at__isnull=True)
+                for u in _members(e.declaration.project.organisation)
+            ]
+        ),
+        "phase.notice_closed": lambda: _group(roles.REGISTRY_ADMIN) + _group(roles.APPROVER),
+        "phase.registered": lambda: _group(roles.REGISTRY_ADMIN),
+    }
+    return _as_recipients(by_action.get(event.action, list)())
+
+
+def objection_recipients(event: AuditEvent) -> list[Recipient]:
+    objection = notifications._subject_of(event)
+    if objection is None:
+        return []
+    declarant = _members(objection.declaration.project.organisation)
+    users = declarant + (_group(roles.TECHNICAL_REVIEWER) if event.action == "objection.filed" else [])
+    recipients = _as_recipients(users)
+    if objection.email:  # the objector has no account: in both languages
+        recipients.append(Recipient(objection.email, None))
+    return recipients
+
+
+def issuance_recipients(event: AuditEvent) -> list[Recipient]:
+    issuance = notifications._subject_of(event)
+    return _as_recipients(_members(issuance.account.organisation)) if issuance else []
+
+
+def register() -> None:
+    from offsets.documents import certificate_attachments
+
+    notifications.RESOLVERS["offsets.issuancephase"] = phase_recipients
+    notifications.RESOLVERS["offsets.objection"] = objection_recipients
+    notifications.RESOLVERS["offsets.issuance"] = issuance_recipients
+    notifications.PREPARERS["offsets.issuance"] = certificate_attachments
+    for subject_type in ("offsets.issuancephase", "offsets.objection", "offsets.issuance"):
+        notifications.FALLBACK_TEMPLATES[subject_type] = "offsets/email/event.txt"

@@ -1,0 +1,541 @@
+"""Issuance phases, notices, objections and registration: every write of the offsets app.
+
+    drafting --submit_phase--> submitted --approve_for_notice--> approved --publish_notice--> in_notice
+    submitted --send_back_phase--> drafting
+    in_notice --close_notice (the clock, by a scheduled job)--> closed --register_phase--> registered
+
+Objections: awaiting --rule_objection--> dismissed | upheld (the declaration leaves the phase, goes back
+to technical review, and the notice gets a new version; the period does not restart).
+
+Registration is one transaction: every remaining declaration becomes an issuance with one serial block
+taken from the registry-wide unit counter (one locked row), credited to its owner's holding account.
+Certificates, the announcement's PDF and the owners' e-mails follow from background jobs, each once.
+"""
+
+from datetime import datetime, time
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from offsets.models import (
+    Account,
+    Announcement,
+    BlockStatus,
+    Certificate,
+    CertificateKind,
+    Issuance,
+    IssuancePhase,
+    NoticeVersion,
+    Objection,
+    ObjectionStatus,
+    PhaseEntry,
+    PhaseStatus,
+    SerialBlock,
+)
+from offsets.serials import format_serial
+from projects import workflow as case_workflow
+from projects.models import Declaration, Stage
+from registry import audit, counters
+from registry.models import Organisation, User
+from registry.services import TransitionRefused, notify_after_commit
+from registry.uploads import check_upload
+from registry.workdays import add_working_days
+
+
+def _require(user, permission: str) -> None:
+    if not user.has_perm(permission):
+        raise PermissionDenied(_("Your bureau role does not include this step."))
+
+
+def _move_phase(phase, *, to, allowed_from, by, action, note="", notify=True, **changes):
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if locked.status not in allowed_from:
+        raise TransitionRefused(
+            _("Phase %(code)s is “%(status)s”; this step is not possible now.")
+            % {"code": locked.code, "status": locked.get_status_display()}
+        )
+    before = locked.status
+    locked.status = to
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=["status", *changes])
+    event = audit.record(
+        actor=by, action=action, subject=locked, before={"status": before}, after={"status": to}, comment=note
+    )
+    if notify:
+        notify_after_commit(event)
+    return locked, event
+
+
+# --- Assembling ----------------------------------------------------------------------
+
+
+def eligible_declarations():
+    """Approved declarations that no live phase holds and that are not registered yet."""
+    return (
+        Declaration.objects.filter(stage=Stage.APPROVED, issuance__isnull=True)
+        .exclude(pk__in=PhaseEntry.objects.filter(removed_at__isnull=True).values("declaration"))
+        .select_related("project__organisation", "project__methodology")
+    )
+
+
+@transaction.atomic
+def create_phase(*, code: str, title_zh: str, title_en: str, by: User) -> IssuancePhase:
+    """A new phase, being assembled by a registry administrator."""
+    _require(by, "offsets.assemble_phase")
+    code = code.strip().upper()
+    if IssuancePhase.objects.filter(code=code).exists():
+        raise ValidationError(_("A phase with the code %(code)s exists already.") % {"code": code})
+    phase = IssuancePhase.objects.create(code=code, title_zh=title_zh, title_en=title_en, assembled_by=by)
+    audit.record(actor=by, action="phase.created", subject=phase, after={"code": code})
+    return phase
+
+
+@transaction.atomic
+def add_to_phase(phase: IssuancePhase, *, by: User, declarations) -> int:
+    """Add approved declarations to a phase being assembled; each may be in one live phase only."""
+    _require(by, "offsets.assemble_phase")
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if locked.status != PhaseStatus.DRAFTING:
+        raise TransitionRefused(_("Declarations are added while the phase is being assembled."))
+    eligible = set(
+        eligible_declarations().filter(pk__in=[d.pk for d in declarations]).values_list("pk", flat=True)
+    )
+    refused = [d for d in declarations if d.pk not in eligible]
+    if refused:
+        raise TransitionRefused(
+            _("Only approved declarations that are in no other phase can be added: %(cases)s.")
+            % {"cases": ", ".join(str(d) for d in refused)}
+        )
+    try:
+        with transaction.atomic():
+            PhaseEntry.objects.bulk_create(
+                PhaseEntry(phase=locked, declaration_id=pk) for pk in sorted(eligible)
+            )
+    except IntegrityError as error:  # a concurrent assembly took one of them
+        raise TransitionRefused(_("One of these declarations was just added to another phase.")) from error
+    audit.record(
+        actor=by, action="phase.declarations_added", subject=locked, after={"declarations": sorted(eligible)}
+    )
+    return len(eligible)
+
+
+@transaction.atomic
+def remove_from_phase(phase: IssuancePhase, *, by: User, declaration: Declaration) -> None:
+    _require(by, "offsets.assemble_phase")
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if locked.status != PhaseStatus.DRAFTING:
+        raise TransitionRefused(_("Declarations are removed while the phase is being assembled."))
+    updated = PhaseEntry.objects.filter(
+        phase=locked, declaration=declaration, removed_at__isnull=True
+    ).update(removed_at=timezone.now(), removed_reason="removed while assembling")
+    if updated:
+        audit.record(
+            actor=by,
+            action="phase.declaration_removed",
+            subject=locked,
+            after={"declaration": declaration.pk},
+        )
+
+
+def live_entries(phase: IssuancePhase):
+    return phase.entries.filter(removed_at__isnull=True).select_related(
+        "declaration__project__organisation", "declaration__project__methodology"
+    )
+
+
+def totals(phase: IssuancePhase) -> dict:
+    """Declarations, projects and tonnes of the phase, in all and per methodology."""
+    entries = list(live_entries(phase))
+    per_methodology: dict[str, dict] = {}
+    for entry in entries:
+        declaration = entry.declaration
+        row = per_methodology.setdefault(
+            declaration.project.methodology.code,
+            {"declarations": 0, "tonnes": 0, "methodology": declaration.project.methodology},
+        )
+        row["declarations"] += 1
+        row["tonnes"] += declaration.verified_t or 0
+    return {
+        "declarations": len(entries),
+        "projects": len({e.declaration.project_id for e in entries}),
+        "tonnes": sum(e.declaration.verified_t or 0 for e in entries),
+        "per_methodology": sorted(per_methodology.items()),
+    }
+
+
+@transaction.atomic
+def submit_phase(phase: IssuancePhase, *, by: User) -> IssuancePhase:
+    """drafting → submitted: the registry administrator asks an approver to approve it for notice."""
+    _require(by, "offsets.assemble_phase")
+    if not live_entries(phase).exists():
+        raise TransitionRefused(_("Add at least one approved declaration first."))
+    phase, _event = _move_phase(
+        phase, to=PhaseStatus.SUBMITTED, allowed_from={PhaseStatus.DRAFTING}, by=by, action="phase.submitted"
+    )
+    return phase
+
+
+def _not_the_assembler(phase: IssuancePhase, by: User) -> None:
+    if phase.assembled_by_id == by.pk:
+        raise TransitionRefused(_("You assembled this phase; another approver must decide on it."))
+
+
+@transaction.atomic
+def approve_for_notice(phase: IssuancePhase, *, by: User, note: str = "") -> IssuancePhase:
+    """submitted → approved, by an approver who did not assemble it."""
+    _require(by, "offsets.approve_phase")
+    _not_the_assembler(phase, by)
+    phase, _event = _move_phase(
+        phase,
+        to=PhaseStatus.APPROVED,
+        allowed_from={PhaseStatus.SUBMITTED},
+        by=by,
+        action="phase.approved",
+        note=note,
+        approved_by=by,
+    )
+    return phase
+
+
+@transaction.atomic
+def send_back_phase(phase: IssuancePhase, *, by: User, reasons: str) -> IssuancePhase:
+    """submitted → drafting, with the approver's reasons."""
+    _require(by, "offsets.approve_phase")
+    _not_the_assembler(phase, by)
+    if not reasons.strip():
+        raise TransitionRefused(_("Give the reasons for sending the phase back."))
+    phase, _event = _move_phase(
+        phase,
+        to=PhaseStatus.DRAFTING,
+        allowed_from={PhaseStatus.SUBMITTED},
+        by=by,
+        action="phase.sent_back",
+        note=reasons,
+        status_note=reasons,
+    )
+    return phase
+
+
+# --- The notice ----------------------------------------------------------------------
+
+
+def notice_dates(published_on) -> tuple:
+    """Day 1 is the publication day if it is a working day (else the next one); the end is the Nth."""
+    days = settings.NOTICE_WORKING_DAYS
+    return add_working_days(published_on, 1), add_working_days(published_on, days)
+
+
+def notice_deadline(phase: IssuancePhase) -> datetime:
+    """Objections are accepted until 23:59:59 Asia/Shanghai on the end date."""
+    return timezone.make_aware(
+        datetime.combine(phase.notice_end, time(23, 59, 59)), timezone.get_default_timezone()
+    )
+
+
+def notice_is_open(phase: IssuancePhase, now=None) -> bool:
+    now = now or timezone.now()
+    return (
+        phase.status == PhaseStatus.IN_NOTICE
+        and phase.notice_end is not None
+        and now <= notice_deadline(phase)
+    )
+
+
+def _snapshot(phase: IssuancePhase) -> dict:
+    rows = []
+    for entry in live_entries(phase):
+        declaration = entry.declaration
+        project = declaration.project
+        rows.append(
+            {
+                "declaration": declaration.pk,
+                "project_code": project.code,
+                "project_title": project.title,
+                "owner": project.organisation.public_name,
+                "methodology": project.methodology.code,
+                "period": [declaration.period_start.isoformat(), declaration.period_end.isoformat()],
+                "vintage": declaration.vintage,
+                "tonnes": declaration.verified_t,
+            }
+        )
+    return {
+        "rows": rows,
+        "projects": len({r["project_code"] for r in rows}),
+        "tonnes": sum(r["tonnes"] or 0 for r in rows),
+    }
+
+
+def _new_notice_version(phase: IssuancePhase, reason: str = "") -> NoticeVersion:
+    number = (phase.notice_versions.order_by("-version").values_list("version", flat=True).first() or 0) + 1
+    version = NoticeVersion.objects.create(
+        phase=phase, version=number, reason=reason, snapshot=_snapshot(phase)
+    )
+    from offsets import tasks
+
+    transaction.on_commit(lambda: tasks.make_notice_pdf.delay(version.pk))
+    return version
+
+
+@transaction.atomic
+def publish_notice(phase: IssuancePhase, *, by: User, today=None) -> IssuancePhase:
+    """approved → in notice for NOTICE_WORKING_DAYS working days, by a registry administrator.
+    `today` is for the demo's historical phase; the portal always publishes as of today."""
+    _require(by, "offsets.assemble_phase")
+    start, end = notice_dates(today or timezone.localdate())
+    phase, _event = _move_phase(
+        phase,
+        to=PhaseStatus.IN_NOTICE,
+        allowed_from={PhaseStatus.APPROVED},
+        by=by,
+        action="phase.published",
+        notice_start=start,
+        notice_end=end,
+        published_at=timezone.now(),
+    )
+    _new_notice_version(phase)
+    return phase
+
+
+@transaction.atomic
+def close_notice(phase: IssuancePhase, *, now=None) -> IssuancePhase | None:
+    """in notice → closed once its last day has passed (by the clock). Safe to call any time, twice."""
+    now = now or timezone.now()
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if locked.status != PhaseStatus.IN_NOTICE or now <= notice_deadline(locked):
+        return None
+    locked, _event = _move_phase(
+        locked,
+        to=PhaseStatus.CLOSED,
+        allowed_from={PhaseStatus.IN_NOTICE},
+        by=None,
+        action="phase.notice_closed",
+        closed_at=now,
+    )
+    return locked
+
+
+def close_due_notices(now=None) -> list[str]:
+    """Close every notice whose period has ended; return their codes. The scheduled job and the command."""
+    closed = []
+    for phase in IssuancePhase.objects.filter(
+        status=PhaseStatus.IN_NOTICE, notice_end__lt=timezone.localdate(now)
+    ):
+        if close_notice(phase, now=now):
+            closed.append(phase.code)
+    return closed
+
+
+# --- Objections ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def file_objection(
+    phase: IssuancePhase,
+    *,
+    declaration: Declaration,
+    name: str,
+    organisation: str,
+    email: str,
+    phone: str,
+    reasons: str,
+    attachment=None,
+    source_ip: str | None = None,
+    now=None,
+) -> Objection:
+    """Anyone objects to a declaration of a phase in notice, until 23:59:59 on the end date."""
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if not notice_is_open(locked, now):
+        raise TransitionRefused(
+            _("The notice period of %(code)s has ended; objections are no longer accepted.")
+            % {"code": locked.code}
+        )
+    if not live_entries(locked).filter(declaration=declaration).exists():
+        raise TransitionRefused(_("This declaration is not in the notice."))
+    if not (email or phone):
+        raise ValidationError(_("Give an e-mail address or a telephone number, so the Bureau can reach you."))
+    checked = check_upload(attachment) if attachment else None
+    number = counters.take(f"objection-{locked.code}")
+    objection = Objection(
+        reference=f"OBJ-{locked.code}-{number:03d}",
+        phase=locked,
+        declaration=declaration,
+        name=name,
+        organisation=organisation,
+        email=email,
+        phone=phone,
+        reasons=reasons,
+        source_ip=source_ip,
+    )
+    if checked:
+        attachment.name = f"{objection.reference}{_extension(checked.kind)}"
+        objection.attachment, objection.attachment_sha256 = attachment, checked.sha256
+    objection.save()
+    event = audit.record(
+        actor=None,
+        action="objection.filed",
+        subject=objection,
+        after={"declaration": declaration.pk, "phase": locked.code},
+    )
+    notify_after_commit(event)
+    return objection
+
+
+def _extension(kind: str) -> str:
+    from registry.uploads import EXTENSIONS
+
+    return EXTENSIONS[kind]
+
+
+@transaction.atomic
+def answer_objection(objection: Objection, *, by: User, answer: str) -> Objection:
+    """The declarant answers an objection against its declaration while it awaits a ruling."""
+    from projects.services import require_applicant
+
+    locked = (
+        Objection.objects.select_for_update()
+        .select_related("declaration__project__organisation")
+        .get(pk=objection.pk)
+    )
+    require_applicant(locked.declaration.project.organisation, by)
+    if locked.status != ObjectionStatus.AWAITING:
+        raise TransitionRefused(_("This objection has been ruled on."))
+    if not answer.strip():
+        raise TransitionRefused(_("Write your answer."))
+    locked.answer, locked.answered_at = answer.strip(), timezone.now()
+    locked.save(update_fields=["answer", "answered_at"])
+    audit.record(actor=by, action="objection.answered", subject=locked)
+    return locked
+
+
+@transaction.atomic
+def rule_objection(objection: Objection, *, by: User, upheld: bool, reasons: str) -> Objection:
+    """A technical reviewer rules. Upheld: the declaration leaves the phase and goes back to technical
+    review, and the notice shows a new version; its period does not restart."""
+    _require(by, "offsets.rule_objection")
+    if not reasons.strip():
+        raise TransitionRefused(_("Give the reasons for the ruling."))
+    locked = Objection.objects.select_for_update().get(pk=objection.pk)
+    if locked.status != ObjectionStatus.AWAITING:
+        raise TransitionRefused(_("This objection has been ruled on already."))
+    phase = IssuancePhase.objects.select_for_update().get(pk=locked.phase_id)
+    if phase.status not in (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED):
+        raise TransitionRefused(_("Objections are ruled on before the phase is registered."))
+    locked.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.DISMISSED
+    locked.ruling, locked.ruled_by, locked.ruled_at = reasons.strip(), by, timezone.now()
+    locked.save(update_fields=["status", "ruling", "ruled_by", "ruled_at"])
+    event = audit.record(actor=by, action=f"objection.{locked.status}", subject=locked, comment=locked.ruling)
+    notify_after_commit(event)
+    if upheld:
+        entry = (
+            PhaseEntry.objects.select_for_update()
+            .filter(phase=phase, declaration=locked.declaration, removed_at__isnull=True)
+            .first()
+        )
+        if entry is not None:
+            entry.removed_at, entry.removed_reason = timezone.now(), locked.reference
+            entry.save(update_fields=["removed_at", "removed_reason"])
+            case_workflow.reopen_after_objection(
+                locked.declaration,
+                by=by,
+                note=_("Objection %(reference)s upheld: %(reasons)s")
+                % {"reference": locked.reference, "reasons": locked.ruling},
+            )
+            _new_notice_version(
+                phase,
+                reason=_("Objection %(reference)s upheld; the declaration left the phase.")
+                % {"reference": locked.reference},
+            )
+    return locked
+
+
+# --- Registration ----------------------------------------------------------------------
+
+
+def account_of(organisation: Organisation) -> Account:
+    account, _created = Account.objects.get_or_create(
+        organisation=organisation, defaults={"number": f"WHA-{organisation.pk:08d}"}
+    )
+    return account
+
+
+@transaction.atomic
+def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase:
+    """closed → registered, in one transaction: serial blocks credited to the owners' accounts.
+    `now` is for the demo's historical phase; the portal always registers as of now."""
+    _require(by, "offsets.register_phase")
+    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    if locked.status != PhaseStatus.CLOSED:
+        raise TransitionRefused(
+            _("Phase %(code)s is “%(status)s”; only a phase whose notice has closed can be registered.")
+            % {"code": locked.code, "status": locked.get_status_display()}
+        )
+    if locked.objections.filter(status=ObjectionStatus.AWAITING).exists():
+        raise TransitionRefused(_("An objection awaits a ruling: the phase cannot be registered yet."))
+    entries = list(live_entries(locked))
+    if not entries:
+        raise TransitionRefused(_("The phase holds no declaration."))
+    now = now or timezone.now()
+    year = timezone.localtime(now).year
+    total = sum(entry.declaration.verified_t for entry in entries)
+    # One lock on the registry-wide unit counter reserves the whole phase's range at once.
+    next_unit = counters.take("serial-units", total)
+    for entry in entries:
+        declaration = Declaration.objects.select_for_update().get(pk=entry.declaration_id)
+        project = declaration.project
+        quantity = declaration.verified_t
+        first, last = next_unit, next_unit + quantity - 1
+        next_unit = last + 1
+        account = account_of(project.organisation)
+        issuance = Issuance.objects.create(
+            declaration=declaration,
+            phase=locked,
+            project=project,
+            account=account,
+            vintage=declaration.vintage,
+            quantity=quantity,
+            first_unit=first,
+            last_unit=last,
+            registered_at=now,
+            serial=format_serial(locked.code, project.code, declaration.vintage, first, last),
+        )
+        SerialBlock.objects.create(
+            issuance=issuance, account=account, first_unit=first, last_unit=last, status=BlockStatus.HELD
+        )
+        Certificate.objects.create(
+            kind=CertificateKind.REGISTRATION,
+            issuance=issuance,
+            issued_at=now,
+            number=f"WHCER-C-{year}-{counters.take(f'certificate-registration-{year}'):06d}",
+        )
+        event = audit.record(
+            actor=by,
+            action="credits.issued",
+            subject=issuance,
+            after={"serial": issuance.serial, "quantity": quantity, "account": account.number},
+        )
+        notify_after_commit(event)  # the owner's e-mail, with its certificate made by the same job
+    announcement = Announcement.objects.create(
+        phase=locked, published_at=now, number=f"WHCER-A-{year}-{counters.take(f'announcement-{year}'):03d}"
+    )
+    locked, _event = _move_phase(
+        locked,
+        to=PhaseStatus.REGISTERED,
+        allowed_from={PhaseStatus.CLOSED},
+        by=by,
+        action="phase.registered",
+        registered_at=now,
+        registered_by=by,
+    )
+    from offsets import tasks
+
+    transaction.on_commit(lambda: tasks.make_announcement_pdf.delay(announcement.pk))
+    return locked
+
+
+def issued_total(phase: IssuancePhase) -> int:
+    return phase.issuances.aggregate(t=Sum("quantity"))["t"] or 0

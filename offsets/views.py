@@ -1,0 +1,372 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.syndication.views import Feed
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from offsets import services, verification
+from offsets.forms import ObjectionAnswerForm, ObjectionForm, PhaseForm, RulingForm, VerifyForm
+from offsets.models import Announcement, Certificate, IssuancePhase, NoticeVersion, Objection, PhaseStatus
+from projects.models import Declaration
+from registry.models import Membership
+from registry.services import TransitionRefused
+
+PUBLIC = (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED)
+
+
+def _attachment(fieldfile, filename: str, content_type: str = "application/pdf") -> FileResponse:
+    if not fieldfile:
+        raise Http404
+    response = FileResponse(
+        fieldfile.open("rb"), as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- Public ----------------------------------------------------------------------
+
+
+def notice_list(request: HttpRequest) -> HttpResponse:
+    phases = (
+        IssuancePhase.objects.filter(status__in=PUBLIC)
+        .select_related("announcement")
+        .order_by("-published_at")
+    )
+    return render(request, "offsets/notice_list.html", {"phases": phases})
+
+
+def _public_phase(code: str) -> IssuancePhase:
+    return get_object_or_404(IssuancePhase, code=code.upper(), status__in=PUBLIC)
+
+
+def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
+    phase = _public_phase(code)
+    versions = list(phase.notice_versions.all())
+    current = versions[0] if versions else None
+    return render(
+        request,
+        "offsets/notice_detail.html",
+        {
+            "phase": phase,
+            "version": current,
+            "versions": versions,
+            "objections": phase.objections.select_related("declaration__project").order_by("filed_at"),
+            "open": services.notice_is_open(phase),
+            "deadline": services.notice_deadline(phase) if phase.notice_end else None,
+            "issuances": phase.issuances.select_related("project", "account__organisation").order_by(
+                "first_unit"
+            ),
+        },
+    )
+
+
+def notice_pdf(request: HttpRequest, code: str, version: int) -> FileResponse:
+    phase = _public_phase(code)
+    notice = get_object_or_404(NoticeVersion, phase=phase, version=version)
+    if not notice.pdf:
+        from offsets import documents
+
+        notice = documents.make_notice_pdf(notice.pk)
+    return _attachment(notice.pdf, f"notice-{phase.code}-v{notice.version}.pdf")
+
+
+def announcement_pdf(request: HttpRequest, code: str) -> FileResponse:
+    phase = _public_phase(code)
+    announcement = get_object_or_404(Announcement, phase=phase)
+    if not announcement.pdf:
+        from offsets import documents
+
+        announcement = documents.make_announcement_pdf(announcement.pk)
+    return _attachment(announcement.pdf, f"{announcement.number}.pdf")
+
+
+def _throttled(request: HttpRequest) -> bool:
+    """At most OBJECTIONS_PER_HOUR objections from one client address in an hour."""
+    key = f"objections:{request.META.get('REMOTE_ADDR', '')}"
+    cache.add(key, 0, timeout=3600)
+    return cache.incr(key) > settings.OBJECTIONS_PER_HOUR
+
+
+def object_to(request: HttpRequest, code: str) -> HttpResponse:
+    phase = _public_phase(code)
+    choices = [
+        (
+            e.declaration.pk,
+            f"{e.declaration.project.code} · {e.declaration.project.title} · "
+            f"{e.declaration.period_start:%Y-%m-%d}–{e.declaration.period_end:%Y-%m-%d}",
+        )
+        for e in services.live_entries(phase)
+    ]
+    if not services.notice_is_open(phase):
+        return render(
+            request,
+            "offsets/objection_form.html",
+            {"phase": phase, "closed": True},
+            status=410 if request.method == "POST" else 200,
+        )
+    form = ObjectionForm(
+        request.POST or None,
+        request.FILES or None,
+        declarations=choices,
+        initial={"declaration": request.GET.get("declaration")},
+    )
+    if request.method == "POST" and form.is_valid():
+        if _throttled(request):
+            messages.error(
+                request, _("Too many objections from your address in the last hour. Please try again later.")
+            )
+            return render(request, "offsets/objection_form.html", {"phase": phase, "form": form}, status=429)
+        data = form.cleaned_data
+        try:
+            objection = services.file_objection(
+                phase,
+                declaration=Declaration.objects.get(pk=data["declaration"]),
+                name=data["name"],
+                organisation=data["organisation"],
+                email=data["email"],
+                phone=data["phone"],
+                reasons=data["reasons"],
+                attachment=data.get("attachment"),
+                source_ip=request.META.get("REMOTE_ADDR"),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        except TransitionRefused as error:
+            return render(
+                request,
+                "offsets/objection_form.html",
+                {"phase": phase, "closed": True, "message": str(error)},
+                status=410,
+            )
+        else:
+            return render(request, "offsets/objection_done.html", {"phase": phase, "objection": objection})
+    return render(request, "offsets/objection_form.html", {"phase": phase, "form": form})
+
+
+def verify(request: HttpRequest) -> HttpResponse:
+    form = VerifyForm(request.GET or None)
+    result = (
+        verification.look_up(form.cleaned_data["q"]) if form.is_valid() and form.cleaned_data["q"] else None
+    )
+    return render(request, "offsets/verify.html", {"form": form, "result": result})
+
+
+class NoticeFeed(Feed):
+    """Atom feed of notices and announcements."""
+
+    feed_type = Atom1Feed
+    title = gettext_lazy("Carbon Inclusion Registry: notices and announcements")
+    subtitle = gettext_lazy(
+        "Issuance phases published for public notice, and the announcements of registered phases."
+    )
+
+    def link(self):
+        return reverse("offsets:notices")
+
+    def items(self):
+        phases = IssuancePhase.objects.filter(status__in=PUBLIC).select_related("announcement")
+        items = [("notice", p, p.published_at) for p in phases]
+        items += [
+            ("announcement", p, p.announcement.published_at) for p in phases if hasattr(p, "announcement")
+        ]
+        return sorted(items, key=lambda item: item[2], reverse=True)[:50]
+
+    def item_title(self, item):
+        kind, phase, _when = item
+        if kind == "notice":
+            return _("Public notice of issuance, phase %(code)s: %(title)s") % {
+                "code": phase.code,
+                "title": phase.title,
+            }
+        return _("Announcement of registration, phase %(code)s: %(title)s") % {
+            "code": phase.code,
+            "title": phase.title,
+        }
+
+    def item_description(self, item):
+        kind, phase, _when = item
+        if kind == "notice":
+            return _("Notice from %(start)s to %(end)s.") % {
+                "start": phase.notice_start,
+                "end": phase.notice_end,
+            }
+        return _("%(tonnes)s t registered.") % {"tonnes": services.issued_total(phase)}
+
+    def item_link(self, item):
+        kind, phase, _when = item
+        return reverse("offsets:notice", args=[phase.code]) + (
+            "#announcement" if kind == "announcement" else ""
+        )
+
+    def item_guid(self, item):
+        kind, phase, _when = item
+        return f"{kind}-{phase.code}"
+
+    def item_pubdate(self, item):
+        return item[2]
+
+    def item_updateddate(self, item):
+        return item[2]
+
+
+# --- Enterprise ----------------------------------------------------------------------
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
+    if membership is None:
+        raise Http404
+    holding = getattr(membership.organisation, "account", None)
+    blocks = (
+        holding.blocks.exclude(status="split").select_related("issuance__project", "issuance__phase")
+        if holding
+        else []
+    )
+    certificates = Certificate.objects.filter(issuance__account=holding) if holding else []
+    return render(
+        request,
+        "offsets/account.html",
+        {
+            "organisation": membership.organisation,
+            "holding": holding,
+            "blocks": blocks,
+            "certificates": certificates,
+        },
+    )
+
+
+@login_required
+def certificate_download(request: HttpRequest, number: str) -> FileResponse:
+    """The holder's members and the bureau download the PDF; everyone else verifies it on the public page."""
+    certificate = get_object_or_404(Certificate.objects.select_related("issuance__account"), number=number)
+    holder = certificate.issuance.account.organisation
+    if not (
+        request.user.has_perm("projects.review_case") or holder.memberships.filter(user=request.user).exists()
+    ):
+        raise Http404
+    if not certificate.file:
+        from offsets import documents
+
+        certificate = documents.make_certificate(certificate.pk)
+    return _attachment(certificate.file, f"{certificate.number}.pdf")
+
+
+@require_POST
+@login_required
+def answer_objection(request: HttpRequest, pk: int) -> HttpResponse:
+    objection = get_object_or_404(Objection.objects.select_related("declaration"), pk=pk)
+    if not Declaration.objects.visible_to(request.user).filter(pk=objection.declaration_id).exists():
+        raise Http404
+    form = ObjectionAnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            services.answer_objection(objection, by=request.user, answer=form.cleaned_data["answer"])
+        except TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Your answer is recorded."))
+    return redirect(objection.declaration)
+
+
+# --- Back office ----------------------------------------------------------------------
+
+
+@permission_required("projects.review_case", raise_exception=True)
+def office_phases(request: HttpRequest) -> HttpResponse:
+    form = PhaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            phase = services.create_phase(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error("code", error)
+        else:
+            return redirect("offsets:office_phase", code=phase.code)
+    phases = IssuancePhase.objects.order_by("-created_at")
+    return render(request, "offsets/office_phases.html", {"phases": phases, "form": form})
+
+
+@permission_required("projects.review_case", raise_exception=True)
+def office_phase(request: HttpRequest, code: str) -> HttpResponse:
+    phase = get_object_or_404(IssuancePhase, code=code)
+    user = request.user
+    return render(
+        request,
+        "offsets/office_phase.html",
+        {
+            "phase": phase,
+            "totals": services.totals(phase),
+            "entries": services.live_entries(phase),
+            "eligible": services.eligible_declarations() if phase.status == PhaseStatus.DRAFTING else [],
+            "objections": phase.objections.select_related("declaration__project__organisation", "ruled_by"),
+            "ruling_form": RulingForm(),
+            "can_assemble": user.has_perm("offsets.assemble_phase"),
+            "can_approve": user.has_perm("offsets.approve_phase") and phase.assembled_by_id != user.pk,
+            "can_register": user.has_perm("offsets.register_phase"),
+            "can_rule": user.has_perm("offsets.rule_objection"),
+            "issuances": phase.issuances.select_related("project", "account__organisation"),
+            "awaiting": phase.objections.filter(status="awaiting").exists(),
+        },
+    )
+
+
+@require_POST
+@permission_required("projects.review_case", raise_exception=True)
+def office_phase_act(request: HttpRequest, code: str, action: str) -> HttpResponse:
+    phase = get_object_or_404(IssuancePhase, code=code)
+    user, note = request.user, request.POST.get("note", "")
+    actions = {
+        "add": lambda: services.add_to_phase(
+            phase,
+            by=user,
+            declarations=list(Declaration.objects.filter(pk__in=request.POST.getlist("declarations"))),
+        ),
+        "remove": lambda: services.remove_from_phase(
+            phase, by=user, declaration=get_object_or_404(Declaration, pk=request.POST.get("declaration"))
+        ),
+        "submit": lambda: services.submit_phase(phase, by=user),
+        "approve": lambda: services.approve_for_notice(phase, by=user, note=note),
+        "send_back": lambda: services.send_back_phase(phase, by=user, reasons=note),
+        "publish": lambda: services.publish_notice(phase, by=user),
+        "register": lambda: services.register_phase(phase, by=user),
+    }
+    if action not in actions:
+        raise Http404
+    try:
+        actions[action]()
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Recorded."))
+    return redirect("offsets:office_phase", code=phase.code)
+
+
+@require_POST
+@permission_required("offsets.rule_objection", raise_exception=True)
+def rule(request: HttpRequest, pk: int) -> HttpResponse:
+    objection = get_object_or_404(Objection.objects.select_related("phase"), pk=pk)
+    form = RulingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose the ruling and give its reasons."))
+    else:
+        try:
+            services.rule_objection(
+                objection,
+                by=request.user,
+                upheld=form.cleaned_data["outcome"] == "upheld",
+                reasons=form.cleaned_data["reasons"],
+            )
+        except TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Ruling recorded; the objector and the declarant are told."))
+    return redirect("offsets:office_phase", code=objection.phase.code)
