@@ -12,11 +12,18 @@ What it does, on a database of its own whose name must end in `_bench`:
 3. logs a technical reviewer in with django.test.Client and requests, in the technical, overdue and
    "mine" declaration queues and the projects' intake queue, the first page, pages reached by `?after=`
    (the key of row 5,000, of the middle row, of the row 10 before the end) and the last page
-   (`?page=last`), each --repeat times after 2 warm-up requests: median and p95 wall time of
-   client.get, SQL queries (CaptureQueriesContext, which counts BEGIN and COMMIT too), rows shown;
-4. runs EXPLAIN (ANALYZE, BUFFERS) on the page query, the count query and the sidebar counts, and does
-   the same for an OFFSET-paged query of the technical queue as a comparison;
-5. prints Markdown tables (nothing is written to disk).
+   (`?page=last`), each --repeat times after 3 warm-up requests: median and p95 wall time of
+   client.get, SQL queries (CaptureQueriesContext, which counts BEGIN and COMMIT too), rows shown.
+   The sidebar counts are cached for 30 seconds per user (projects/context_processors.py): the cache is
+   cleared before each page's warm-ups, so the first warm-up computes them and the timed requests, which
+   end well within 30 seconds, read them from the cache (the script counts the timed requests that ran
+   the count queries all the same: it should be 0);
+4. times --repeat requests of the technical queue's first page with the cache cleared before each, so
+   every one runs the sidebar count queries: the cost of a page whose counts are not cached;
+5. runs EXPLAIN (ANALYZE, BUFFERS) on the page query, the count query and the sidebar counts, and does
+   the same for an OFFSET-paged query of the technical queue as a comparison; prints the text plans of
+   a few of them;
+6. prints Markdown tables (nothing is written to disk).
 
 Run it with `make bench-queue`, or:
 
@@ -315,6 +322,7 @@ class Result:
     rows: int
     captured: list = field(default_factory=list)  # CaptureQueriesContext: {"sql", "time"}
     timed: list = field(default_factory=list)  # QueryTimer: (sql, ms)
+    recounted: int = 0  # timed requests that ran the sidebar count queries (not served from the cache)
 
 
 def p95(samples: list[float]) -> float:
@@ -327,6 +335,18 @@ def rows_shown(html: str) -> int:
     """The <tr> of the queue table's body; the "no case" row counts none."""
     body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
     return 0 if "colspan=" in body else body.count("<tr>")
+
+
+class SidebarCounter:
+    """An execute wrapper that counts the sidebar count queries (the cache missed)."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        if classify(sql) == "sidebar counts":
+            self.count += 1
+        return execute(sql, params, many, context)
 
 
 class QueryTimer:
@@ -343,8 +363,10 @@ class QueryTimer:
             self.timed.append((sql, (time.perf_counter() - started) * 1000))
 
 
-def time_calls(call, repeat: int) -> tuple[list[float], list[dict], list[tuple[str, float]]]:
-    """2 warm-up calls (the second with its queries captured and timed), then `repeat` timed calls."""
+def time_calls(call, repeat: int) -> tuple[list[float], list[dict], list[tuple[str, float]], int]:
+    """2 warm-up calls (the second with its queries captured and timed; measure_page makes one more
+    before them), then `repeat` timed calls; also the number of sidebar count queries the timed calls
+    ran (0 when the cache served them all)."""
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -357,14 +379,18 @@ def time_calls(call, repeat: int) -> tuple[list[float], list[dict], list[tuple[s
     # pass no execute wrapper: the timer has the other queries.
     captured = context.captured_queries
     times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times, captured, timer.timed
+    counter = SidebarCounter()
+    with connection.execute_wrapper(counter):
+        for _ in range(repeat):
+            started = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - started) * 1000)
+    return times, captured, timer.timed, counter.count
 
 
 def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result:
+    from django.core.cache import cache
+
     statuses = []
 
     def get():
@@ -372,10 +398,13 @@ def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result
         statuses.append(response.status_code)
         return response
 
+    # A fresh 30-second cache entry for the sidebar counts: this first warm-up computes them, and the
+    # other warm-ups and the timed requests (a few seconds) read them from the cache.
+    cache.clear()
     response = get()
     if response.status_code != 200:
         sys.exit(f"{url} answered {response.status_code}")
-    times, captured, timed = time_calls(get, repeat)
+    times, captured, timed, recounted = time_calls(get, repeat)
     if set(statuses) != {200}:
         sys.exit(f"{url} answered {sorted(set(statuses))}")
     return Result(
@@ -387,7 +416,49 @@ def measure_page(client, queue: str, page: str, url: str, repeat: int) -> Result
         rows_shown(response.content.decode()),
         captured,
         timed,
+        recounted,
     )
+
+
+def measure_uncached(client, repeat: int) -> tuple[Result, list[float]]:
+    """The technical queue's first page with the sidebar counts not cached: the cache is cleared before
+    each of 2 warm-ups and `repeat` timed requests, each timed with its queries. Also the SQL time of
+    the sidebar count queries of each timed request."""
+    from django.core.cache import cache
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    url = reverse("projects:office_queue", args=["declarations", "technical"])
+    for _ in range(2):
+        cache.clear()
+        client.get(url)
+    times, counts_ms, captured, timed = [], [], [], []
+    for _ in range(repeat):
+        cache.clear()
+        reset_queries()
+        timer = QueryTimer()
+        with connection.execute_wrapper(timer), CaptureQueriesContext(connection) as context:
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            sys.exit(f"{url} answered {response.status_code}")
+        captured, timed = context.captured_queries, timer.timed
+        counts_ms.append(sum(ms for sql, ms in timed if classify(sql) == "sidebar counts"))
+    cache.clear()
+    result = Result(
+        "declarations technical, counts not cached",
+        "first",
+        statistics.median(times),
+        p95(times),
+        len(captured),
+        rows_shown(response.content.decode()),
+        captured,
+        timed,
+        repeat,
+    )
+    return result, counts_ms
 
 
 def key_of_row(model, queue: str, user, row: int) -> str:
@@ -444,7 +515,7 @@ def measure_offset(repeat: int) -> list[Result]:
         def fetch(offset=offset, rows=rows):
             rows[:] = list(queryset[offset : offset + PAGE_ROWS])
 
-        times, captured, timed = time_calls(fetch, repeat)
+        times, captured, timed, _recounted = time_calls(fetch, repeat)
         label = "declarations technical, OFFSET query only"
         results.append(
             Result(
@@ -510,12 +581,21 @@ def plan_row(name: str, sql: str) -> list[str]:
         top += " → " + plan["Plans"][0]["Node Type"]
     buffers = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
     removed = sum(node.get("Rows Removed by Filter", 0) for node in nodes(plan))
+    # The index conditions of the case tables' scans: where each index scan starts and stops.
+    bounds = [
+        n["Index Cond"]
+        for n in nodes(plan)
+        if n.get("Index Cond") and str(n.get("Relation Name", "")).startswith("projects_")
+    ]
+    sorted_ = any(n["Node Type"] in ("Sort", "Incremental Sort") for n in nodes(plan))
     # The case tables' scans and the sorts; the joins' primary-key look-ups are left out.
     main = [s for s in dict.fromkeys(scans(plan)) if " on " not in s or " on projects_" in s]
     return [
         name,
         top,
         "; ".join(main),
+        "; ".join(f"`{b}`" for b in dict.fromkeys(bounds)) or "—",
+        "yes" if sorted_ else "no",
         f"{plan.get('Actual Rows', 0):,}",
         f"{removed:,}",
         f"{buffers:,}",
@@ -533,14 +613,49 @@ def plan_rows(results: list[Result]) -> list[list[str]]:
             elif role == "count" and result.queue not in counted:
                 counted.add(result.queue)
                 rows.append(plan_row(f"{result.queue}: count query", query["sql"]))
-            elif (
-                role == "sidebar counts"
-                and "sidebar" not in counted
-                and '"projects_declaration"' in query["sql"]
-            ):
-                counted.add("sidebar")
-                rows.append(plan_row("sidebar counts (declarations), every office page", query["sql"]))
+            elif role == "sidebar counts":
+                kind = "declarations" if '"projects_declaration"' in query["sql"] else "projects"
+                if f"sidebar {kind}" not in counted:
+                    counted.add(f"sidebar {kind}")
+                    rows.append(plan_row(f"sidebar counts ({kind}), when not cached", query["sql"]))
     return rows
+
+
+# The page queries whose text plans are printed: (queue, page) as in Result.
+TEXT_PLANS = [
+    ("declarations technical", "after row"),  # the middle row
+    ("declarations overdue", "first"),
+    ("declarations overdue", "last"),
+    ("declarations mine", "first"),
+    ("declarations mine", "last"),
+]
+
+
+def text_plans(results: list[Result]) -> list[tuple[str, str]]:
+    """EXPLAIN (ANALYZE, BUFFERS) in text of a few page queries and of the sidebar counts."""
+    from django.db import connection
+
+    chosen = []
+    for queue, page in TEXT_PLANS:
+        candidates = [r for r in results if r.queue == queue and r.page.startswith(page)]
+        if page == "after row" and len(candidates) > 1:
+            candidates = candidates[1:2]  # after row 5,000, the middle row, row 10 before the end
+        chosen += [(f"{r.queue}, {r.page}: page query", r) for r in candidates[:1]]
+    chosen += [("sidebar counts", r) for r in results if r.queue.endswith("counts not cached")]
+    out = []
+    for name, result in chosen:
+        for query in result.captured:
+            role = classify(query["sql"])
+            if (role == "page") if name != "sidebar counts" else (role == "sidebar counts"):
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
+                    plan = "\n".join(line for (line,) in cursor.fetchall())
+                label = name
+                if role == "sidebar counts":
+                    kind = "declarations" if '"projects_declaration"' in query["sql"] else "projects"
+                    label = f"sidebar counts ({kind})"
+                out.append((label, plan))
+    return out
 
 
 # --- Output --------------------------------------------------------------------------------------
@@ -557,14 +672,24 @@ def sql_ms(result: Result, role: str) -> str:
     return f"{sum(times):.1f} ({len(times)})" if times else "—"
 
 
-def report(results: list[Result], plans: list[list[str]]) -> None:
+def report(
+    results: list[Result], plans: list[list[str]], texts: list[tuple[str, str]], counts_ms: list[float]
+) -> None:
     print("\n### Page timings\n")
     print(
         table(
-            ["queue", "page", "median ms", "p95 ms", "queries", "rows"],
-            [[r.queue, r.page, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", r.queries, r.rows] for r in results],
+            ["queue", "page", "median ms", "p95 ms", "queries", "rows", "timed requests that ran the counts"],
+            [
+                [r.queue, r.page, f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}", r.queries, r.rows, r.recounted]
+                for r in results
+            ],
         )
     )
+    if counts_ms:
+        print(
+            f"\nSidebar count queries when not cached ({len(counts_ms)} requests): SQL time median "
+            f"{statistics.median(counts_ms):.1f} ms, p95 {p95(counts_ms):.1f} ms."
+        )
     print("\n### SQL time of one request, by query (ms, number of queries)\n")
     print(
         table(
@@ -589,6 +714,8 @@ def report(results: list[Result], plans: list[list[str]]) -> None:
                 "query",
                 "top node",
                 "scans and sorts",
+                "index cond",
+                "sort",
                 "rows",
                 "rows removed by filter",
                 "buffers",
@@ -597,6 +724,8 @@ def report(results: list[Result], plans: list[list[str]]) -> None:
             plans,
         )
     )
+    for name, plan in texts:
+        print(f"\n#### {name}\n\n```\n{plan}\n```")
 
 
 def queue_sizes(user) -> list[list]:
@@ -643,9 +772,12 @@ def main(argv: list[str] | None = None) -> None:
         version = cursor.fetchone()[0]
     print(f"\n{Declaration.objects.count():,} declarations; {version.split(',')[0]}")
     print(table(["queue", "cases"], queue_sizes(reviewer)))
-    print(f"\nMeasuring ({args.repeat} timed requests per page after 2 warm-ups)…")
-    results = measure_queues(client, reviewer, args.repeat) + measure_offset(args.repeat)
-    report(results, plan_rows(results))
+    print(f"\nMeasuring ({args.repeat} timed requests per page after 3 warm-ups)…")
+    results = measure_queues(client, reviewer, args.repeat)
+    print("Measuring the technical queue's first page with the sidebar counts not cached…", flush=True)
+    uncached, counts_ms = measure_uncached(client, args.repeat)
+    results += [uncached, *measure_offset(args.repeat)]
+    report(results, plan_rows(results), text_plans(results), counts_ms)
 
 
 if __name__ == "__main__":

@@ -219,3 +219,48 @@ def complete_declaration(declaration):
         by = verifier if doc_type == DocumentType.VERIFICATION_REPORT else applicant
         services.upload_document(declaration, by=by, doc_type=doc_type, upload=pdf_upload())
     return declaration
+
+
+# --- Phases and the ledger ------------------------------------------------------------------------
+
+
+def approved_declaration(people=None, **kwargs):
+    """A declaration approved through the real workflow, verified at its claim."""
+    from projects import workflow
+
+    people = people or reviewers()
+    declaration = complete_declaration(make_declaration(**kwargs))
+    declaration = workflow.submit(declaration, by=admin_of(declaration.project.organisation))
+    workflow.accept(declaration, by=people["intake_officer"])
+    declaration = workflow.forward(
+        declaration,
+        by=people["technical_reviewer"],
+        recommendation="approve",
+        verified_t=declaration.claimed_t,
+    )
+    return workflow.approve(declaration, by=people["approver"])
+
+
+def phase_in_notice(declarations, people, *, code: str = "2023P01", today=None):
+    from offsets import services
+
+    phase = services.create_phase(
+        code=code, title_zh="测试批次", title_en="Test phase", by=people["registry_admin"]
+    )
+    services.add_to_phase(phase, by=people["registry_admin"], declarations=declarations)
+    services.submit_phase(phase, by=people["registry_admin"])
+    services.approve_for_notice(phase, by=people["approver"])
+    return services.publish_notice(phase, by=people["registry_admin"], today=today)
+
+
+def closed_phase(declarations, people, *, code: str = "2023P01"):
+    from datetime import date, datetime
+
+    from django.utils import timezone
+
+    from offsets import services
+
+    phase = phase_in_notice(declarations, people, code=code, today=date(2023, 12, 7))
+    services.close_notice(phase, now=timezone.make_aware(datetime(2023, 12, 16, 9)))
+    phase.refresh_from_db()
+    return phase
