@@ -57,7 +57,8 @@ def _coverage(chunk_size: int) -> Iterator[Violation]:
             if issuance_id != pk:
                 yield Violation(
                     "coverage",
-                    f"block #{block_pk} (units {block_first}–{block_last}) lies in {serial} but belongs to another issuance",
+                    f"block #{block_pk} (units {block_first}–{block_last}) lies in {serial} "
+                    "but belongs to another issuance",
                 )
                 return
             if block_first != expected:
@@ -111,7 +112,8 @@ def _balances() -> Iterator[Violation]:
         if issued.get(account, 0) != held.get(account, 0):
             yield Violation(
                 "balance",
-                f"account #{account}: issued {issued.get(account, 0)} ≠ held + reserved + retired + cancelled "
+                f"account #{account}: issued {issued.get(account, 0)} ≠ held + reserved + retired + "
+                "cancelled "
                 f"{held.get(account, 0)}",
             )
             return
