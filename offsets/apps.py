@@ -8,9 +8,13 @@ class OffsetsConfig(AppConfig):
 
     def ready(self) -> None:
         from offsets import notifications
+        from offsets.public import home_context
         from registry.audit import ACTION_LABELS
+        from registry.home import HOME_PROVIDERS
 
         notifications.register()
+        if home_context not in HOME_PROVIDERS:
+            HOME_PROVIDERS.append(home_context)
         ACTION_LABELS.update(
             {
                 "phase.created": _("Phase created"),

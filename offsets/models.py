@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from registry.models import Organisation
 
@@ -15,7 +16,7 @@ class PhaseStatus(models.TextChoices):
     APPROVED = "approved", _("Approved for notice")
     IN_NOTICE = "in_notice", _("In public notice")
     CLOSED = "closed", _("Notice closed")
-    REGISTERED = "registered", _("Registered")
+    REGISTERED = "registered", pgettext_lazy("phase status", "Registered")
 
 
 class IssuancePhase(models.Model):

@@ -39,7 +39,7 @@ def status_of(blocks: list[SerialBlock]) -> str:
         for s in (BlockStatus.RETIRED, BlockStatus.CANCELLED, BlockStatus.RESERVED)
         if s in statuses
     ]
-    return _("Partly %(statuses)s") % {"statuses": ", ".join(p.lower() for p in parts)}
+    return _("Partly %(statuses)s") % {"statuses": _(", ").join(p.lower() for p in parts)}
 
 
 def _live_blocks(first: int, last: int) -> list[SerialBlock]:

@@ -4,17 +4,27 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.syndication.views import Feed
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.db.models import Sum
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_POST
 
 from offsets import services, verification
 from offsets.forms import ObjectionAnswerForm, ObjectionForm, PhaseForm, RulingForm, VerifyForm
-from offsets.models import Announcement, Certificate, IssuancePhase, NoticeVersion, Objection, PhaseStatus
+from offsets.models import (
+    Announcement,
+    Certificate,
+    Issuance,
+    IssuancePhase,
+    NoticeVersion,
+    Objection,
+    PhaseStatus,
+)
 from projects.models import Declaration
 from registry.models import Membership
 from registry.services import TransitionRefused
@@ -370,3 +380,108 @@ def rule(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Ruling recorded; the objector and the declarant are told."))
     return redirect("offsets:office_phase", code=objection.phase.code)
+
+
+# --- The public registry ---------------------------------------------------------------------------------
+
+REGISTRY_SORTS = {"code": gettext_lazy("Project code"), "-filed_at": gettext_lazy("Filed, newest first")}
+
+
+@cache_page(60)
+def registry(request: HttpRequest) -> HttpResponse:
+    """Every filed project: search by any part of a name, filters, sorting, key-paged."""
+    from offsets import public
+    from offsets.filters import RegistryFilter
+    from projects.paging import keyset_page
+
+    filterset = RegistryFilter(request.GET or None, queryset=public.filed_projects())
+    queryset = public.search(filterset.qs, request.GET.get("q", ""))
+    order = request.GET.get("sort", "code")
+    if order not in REGISTRY_SORTS:
+        order = "code"
+    page = keyset_page(
+        queryset,
+        order=order,
+        size=25,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        last=request.GET.get("page") == "last",
+    )
+    query = request.GET.copy()
+    for key in ("after", "before", "page"):
+        query.pop(key, None)
+    issued = dict(
+        Issuance.objects.filter(project__in=[p.pk for p in page.rows])
+        .values("project")
+        .annotate(t=Sum("quantity"))
+        .values_list("project", "t")
+    )
+    return render(
+        request,
+        "offsets/registry.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": query.urlencode(),
+            "q": request.GET.get("q", ""),
+            "sort": order,
+            "sorts": REGISTRY_SORTS.items(),
+            "total": queryset.count(),
+            "rows": [(project, issued.get(project.pk, 0)) for project in page.rows],
+        },
+    )
+
+
+@cache_page(60)
+def project_page(request: HttpRequest, code: str) -> HttpResponse:
+    from offsets import public, verification
+
+    project = get_object_or_404(public.filed_projects(), code=code.upper())
+    issuances = list(
+        project.issuances.select_related("phase", "account__organisation").order_by("first_unit")
+    )
+    for issuance in issuances:
+        issuance.live_blocks = list(issuance.blocks.exclude(status="split").order_by("first_unit"))
+        issuance.status_now = verification.status_of(issuance.live_blocks)
+    return render(
+        request,
+        "offsets/project_page.html",
+        {
+            "project": project,
+            "issuances": issuances,
+            "milestones": public.milestones(project),
+        },
+    )
+
+
+@cache_page(300)
+def open_data(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
+    from offsets import public
+
+    if dataset not in public.DATASETS or fmt not in ("json", "csv"):
+        raise Http404
+    rows = public.DATASETS[dataset]()
+    if fmt == "json":
+        response = JsonResponse(
+            {"dataset": dataset, "count": len(rows), "rows": rows}, json_dumps_params={"ensure_ascii": False}
+        )
+    else:
+        response = HttpResponse(public.as_csv(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{dataset}.csv"'
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@cache_page(300)
+def open_data_xlsx(request: HttpRequest) -> HttpResponse:
+    from offsets import public
+
+    response = HttpResponse(
+        public.as_xlsx(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = 'attachment; filename="carbon-registry.xlsx"'
+    return response
+
+
+def open_data_index(request: HttpRequest) -> HttpResponse:
+    return render(request, "offsets/open_data.html", {"datasets": ["phases", "projects", "issuances"]})

@@ -10,7 +10,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_page, never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from registry import audit, notifications, roles, services
@@ -42,8 +42,11 @@ AUDIT_PAGE_SIZE = 50
 # --- Public ---------------------------------------------------------------------------------------
 
 
+@cache_page(60)
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "registry/home.html")
+    from registry.home import home_context
+
+    return render(request, "registry/home.html", home_context())
 
 
 def sign_up(request: HttpRequest) -> HttpResponse:

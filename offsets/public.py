@@ -1,0 +1,219 @@
+"""The public registry: figures for the home page, the project registry and the open data.
+
+Everything here is public and read-only. Personal names (households) are masked through
+Organisation.public_name; identity numbers and contact details never appear.
+"""
+
+import csv
+import io
+from collections import OrderedDict
+
+from django.db.models import Count, Q, Sum
+from django.utils.translation import gettext as _
+
+from offsets.models import BlockStatus, Issuance, IssuancePhase, PhaseStatus, SerialBlock
+from projects.models import Project, Stage
+from registry.models import District, Organisation, OrganisationStatus
+
+
+def filed_projects():
+    return Project.objects.filter(stage=Stage.APPROVED, code__isnull=False).select_related(
+        "organisation", "methodology"
+    )
+
+
+def figures() -> dict:
+    issued = Issuance.objects.aggregate(t=Sum("quantity"))["t"] or 0
+    retired = _units(SerialBlock.objects.filter(status=BlockStatus.RETIRED))
+    return {
+        "issued": issued,
+        "retired": retired,
+        "projects": filed_projects().count(),
+        "organisations": Organisation.objects.filter(status=OrganisationStatus.VERIFIED).count(),
+    }
+
+
+def _units(blocks) -> int:
+    return sum(last - first + 1 for first, last in blocks.values_list("first_unit", "last_unit"))
+
+
+def charts() -> dict:
+    """Each chart as (label, value) rows, drawn as SVG bars and also shown as a table."""
+    per_phase = [
+        (phase.code, phase.total or 0)
+        for phase in IssuancePhase.objects.filter(status=PhaseStatus.REGISTERED)
+        .annotate(total=Sum("issuances__quantity"))
+        .order_by("registered_at")
+    ]
+    per_methodology = [
+        (f"{row['project__methodology__code']}", row["total"])
+        for row in Issuance.objects.values("project__methodology__code")
+        .annotate(total=Sum("quantity"))
+        .order_by("project__methodology__code")
+    ]
+    districts = dict(District.choices)
+    per_district = [
+        (str(districts.get(row["project__district"], row["project__district"])), row["total"])
+        for row in Issuance.objects.values("project__district")
+        .annotate(total=Sum("quantity"))
+        .order_by("-total")
+    ]
+    retired_by_year: OrderedDict[str, int] = OrderedDict()
+    for block in SerialBlock.objects.filter(status=BlockStatus.RETIRED).order_by("created_at"):
+        year = str(block.created_at.year)
+        retired_by_year[year] = retired_by_year.get(year, 0) + block.quantity
+    return {
+        "per_phase": _bars(per_phase),
+        "per_methodology": _bars(per_methodology),
+        "per_district": _bars(per_district),
+        "retired": _bars(list(retired_by_year.items())),
+    }
+
+
+def _bars(rows: list[tuple[str, int]]) -> list[dict]:
+    top = max((value for _label, value in rows), default=0) or 1
+    return [{"label": label, "value": value, "percent": round(100 * value / top, 1)} for label, value in rows]
+
+
+def search(queryset, query: str):
+    """Finds Chinese names by any part of them: icontains, served by pg_trgm indexes on PostgreSQL."""
+    query = query.strip()
+    if not query:
+        return queryset
+    return queryset.filter(
+        Q(title__icontains=query) | Q(code__icontains=query) | Q(organisation__name__icontains=query)
+    )
+
+
+# --- Open data -------------------------------------------------------------------------------------------
+
+
+def phase_rows() -> list[dict]:
+    phases = IssuancePhase.objects.filter(
+        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED]
+    )
+    rows = []
+    for phase in phases.annotate(issued=Sum("issuances__quantity"), n=Count("issuances")).order_by("code"):
+        rows.append(
+            {
+                "code": phase.code,
+                "title_zh": phase.title_zh,
+                "title_en": phase.title_en,
+                "status": phase.status,
+                "notice_start": phase.notice_start.isoformat() if phase.notice_start else None,
+                "notice_end": phase.notice_end.isoformat() if phase.notice_end else None,
+                "registered_on": phase.registered_at.date().isoformat() if phase.registered_at else None,
+                "issuances": phase.n,
+                "issued_t": phase.issued or 0,
+            }
+        )
+    return rows
+
+
+def project_rows() -> list[dict]:
+    issued = dict(Issuance.objects.values("project").annotate(t=Sum("quantity")).values_list("project", "t"))
+    return [
+        {
+            "code": p.code,
+            "title": p.title,
+            "owner": p.organisation.public_name,
+            "methodology": p.methodology.code,
+            "methodology_version": p.methodology.version,
+            "district": p.district,
+            "capacity_kw": str(p.capacity_kw) if p.capacity_kw is not None else None,
+            "filed_on": p.filed_at.date().isoformat() if p.filed_at else None,
+            "crediting_start": p.crediting_start.isoformat(),
+            "crediting_end": p.crediting_end.isoformat(),
+            "issued_t": issued.get(p.pk, 0),
+        }
+        for p in filed_projects().order_by("code")
+    ]
+
+
+def issuance_rows() -> list[dict]:
+    """One entry per live block: serial, project, vintage, phase, owner, status."""
+    from offsets.serials import format_serial
+
+    blocks = (
+        SerialBlock.objects.exclude(status=BlockStatus.SPLIT)
+        .select_related("issuance__phase", "issuance__project", "account__organisation")
+        .order_by("first_unit")
+    )
+    return [
+        {
+            "serial": format_serial(
+                b.issuance.phase.code, b.issuance.project.code, b.issuance.vintage, b.first_unit, b.last_unit
+            ),
+            "project": b.issuance.project.code,
+            "vintage": b.issuance.vintage,
+            "phase": b.issuance.phase.code,
+            "owner": b.account.organisation.public_name,
+            "quantity_t": b.quantity,
+            "first_unit": b.first_unit,
+            "last_unit": b.last_unit,
+            "status": b.status,
+        }
+        for b in blocks
+    ]
+
+
+DATASETS = {"phases": phase_rows, "projects": project_rows, "issuances": issuance_rows}
+
+
+def as_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    # A byte-order mark so spreadsheet programs open the UTF-8 (Chinese) text correctly.
+    return "\ufeff" + buffer.getvalue()
+
+
+def as_xlsx() -> bytes:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, build in DATASETS.items():
+        sheet = workbook.create_sheet(title=name)
+        rows = build()
+        if rows:
+            sheet.append(list(rows[0]))
+            for row in rows:
+                sheet.append(list(row.values()))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def milestones(project: Project) -> list[tuple]:
+    """The public milestones of a project: filed, each notice it was in, each registration."""
+    items = [(project.filed_at, _("Filed as %(code)s") % {"code": project.code})]
+    for phase in IssuancePhase.objects.filter(
+        entries__declaration__project=project,
+        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED],
+    ).distinct():
+        items.append((phase.published_at, _("In the public notice of phase %(code)s") % {"code": phase.code}))
+    for issuance in project.issuances.select_related("phase"):
+        items.append(
+            (
+                issuance.registered_at,
+                _("%(tonnes)s t of %(vintage)s vintage registered in phase %(code)s")
+                % {
+                    "tonnes": f"{issuance.quantity:,}",
+                    "vintage": issuance.vintage,
+                    "code": issuance.phase.code,
+                },
+            )
+        )
+    return sorted((when, text) for when, text in items if when)
+
+
+def home_context() -> dict:
+    from offsets.models import IssuancePhase
+
+    latest = IssuancePhase.objects.filter(
+        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED]
+    ).order_by("-published_at")[:5]
+    return {"figures": figures(), "charts": charts(), "latest_notices": latest}
