@@ -56,3 +56,6 @@ clean:
 
 bench-queue: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench $(PY) -m bench.queue_pages
+
+bench-public: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_public $(PY) -m bench.public_load

@@ -17,9 +17,10 @@ What it does, on a database of its own whose name must end in `_bench_reg`:
 4. takes the phase through the real services up to registration: create_phase, add_to_phase,
    submit_phase, approve_for_notice (by the approver), publish_notice (as of 2026-10-12) and
    close_notice (after its deadline), and waits until the worker has made the notice PDF and is idle;
-5. times register_phase(phase, by=approver) with its SQL queries (CaptureQueriesContext, which counts
-   BEGIN and COMMIT too): the transaction up to its COMMIT, then the on_commit hooks that send N + 2
-   tasks (N owners' notifications, the registration's own notification, the announcement) to Redis;
+5. times register_phase(phase, by=approver): the transaction up to its COMMIT, then the on_commit hooks
+   that send N + 2 tasks (N owners' notifications, the registration's own notification, the
+   announcement) to Redis; counts and times its SQL statements by kind with an execute_wrapper
+   (CaptureQueriesContext, which adds BEGIN and COMMIT, keeps at most 9,000 and is shown beside it);
 6. polls the database until every registration certificate has its file, every owner's e-mail
    delivery of the "credits.issued" events is sent and the announcement has its PDF (--timeout);
    checks that each certificate file exists exactly once (one file per number, its SHA-256 as
@@ -44,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -442,13 +444,52 @@ def scan_log(log: Path, offset: int) -> tuple[int, list[str]]:
 # --- Registration --------------------------------------------------------------------------------
 
 
+SQL_TABLE = re.compile(r'^(INSERT INTO|UPDATE|DELETE FROM) "(\w+)"|^(SELECT) .*? FROM "(\w+)"', re.S)
+
+
+def sql_kind(sql: str) -> str:
+    """A statement's verb and table ("SELECT registry_counter FOR UPDATE"), or its first word."""
+    match = SQL_TABLE.match(sql)
+    if not match:
+        return sql.split()[0] if sql.split() else "?"
+    verb, table_name = match.group(1) or match.group(3), match.group(2) or match.group(4)
+    return f"{verb.split()[0]} {table_name}" + (" FOR UPDATE" if sql.rstrip().endswith("FOR UPDATE") else "")
+
+
+class StatementLog:
+    """An execute_wrapper: every statement the connection executes (SAVEPOINTs too; not BEGIN and
+    COMMIT, which Django does not send through cursor.execute), counted and timed by kind."""
+
+    def __init__(self):
+        self.kinds: dict[str, list] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            row = self.kinds.setdefault(sql_kind(sql), [0, 0.0])
+            row[0] += 1
+            row[1] += (time.perf_counter() - started) * 1000
+
+    @property
+    def count(self) -> int:
+        return sum(n for n, _ms in self.kinds.values())
+
+    @property
+    def ms(self) -> float:
+        return sum(ms for _n, ms in self.kinds.values())
+
+
 def register(phase, approver) -> dict:
     """register_phase, timed: up to its COMMIT, and the on_commit hooks that send the tasks to Redis.
 
     Django runs the on_commit hooks in connection.run_and_clear_commit_hooks(), right after the
     outermost COMMIT; this wraps it, on this connection only and for this one call, to read the clock
-    between the two (no extra query and no extra savepoint)."""
-    from django.db import connection
+    between the two (no extra query and no extra savepoint). The statements are counted twice: by
+    CaptureQueriesContext (with BEGIN and COMMIT; its log keeps at most 9,000 queries) and by an
+    execute_wrapper (no limit)."""
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
     from offsets import services
@@ -462,9 +503,16 @@ def register(phase, approver) -> dict:
         run_hooks()
         marks.setdefault("enqueued", time.perf_counter())
 
+    statements = StatementLog()
+    reset_queries()
     connection.run_and_clear_commit_hooks = timed_hooks
     try:
-        with CaptureQueriesContext(connection) as context:
+        with (
+            warnings.catch_warnings(),  # "Limit for query logging exceeded": counted by the wrapper
+            connection.execute_wrapper(statements),
+            CaptureQueriesContext(connection) as context,
+        ):
+            warnings.simplefilter("ignore", UserWarning)
             started = time.perf_counter()
             registered = services.register_phase(phase, by=approver)
             returned = time.perf_counter()
@@ -472,12 +520,15 @@ def register(phase, approver) -> dict:
         del connection.run_and_clear_commit_hooks  # back to the class's method
     if "committed" not in marks:
         raise RuntimeError("register_phase returned without committing (was it run inside an atomic block?)")
+    captured = len(context.captured_queries)
     return {
         "phase": registered,
         "transaction_ms": (marks["committed"] - started) * 1000,
         "enqueue_ms": (marks["enqueued"] - marks["committed"]) * 1000,
         "call_ms": (returned - started) * 1000,
-        "queries": len(context.captured_queries),
+        "statements": statements,
+        "captured": captured,
+        "captured_full": captured < (connection.queries_log.maxlen or sys.maxsize),
         "committed": marks["committed"],
         "committed_wall": marks["committed_wall"],
     }
@@ -526,6 +577,8 @@ def wait_for_documents(phase, worker: Worker, *, expected_emails: int, committed
 def check_certificates(phase, files_root: Path) -> dict:
     """Each registration certificate: one record per issuance, distinct numbers, one file per number
     on disk (no second copy under another name) whose SHA-256 is the one recorded."""
+    from django.db.models import Count, Q
+
     from offsets.models import Certificate, CertificateKind
 
     certificates = list(
@@ -534,7 +587,13 @@ def check_certificates(phase, files_root: Path) -> dict:
         )
     )
     numbers = {number for number, *_ in certificates}
-    issuances = {issuance for *_, issuance in certificates}
+    with_one = (
+        phase.issuances.annotate(
+            n=Count("certificates", filter=Q(certificates__kind=CertificateKind.REGISTRATION))
+        )
+        .filter(n=1)
+        .count()
+    )
     on_disk = sorted(p for p in (files_root / "certificates").rglob("*") if p.is_file())
     disk_names = Counter(p.name for p in on_disk)
     good_files, bad = 0, []
@@ -546,18 +605,18 @@ def check_certificates(phase, files_root: Path) -> dict:
             bad.append(f"{number}: SHA-256 differs")
         else:
             good_files += 1
-    last_mtime = max((p.stat().st_mtime for p in on_disk), default=None)
+    mtimes = sorted(p.stat().st_mtime for p in on_disk)
     return {
         "records": len(certificates),
         "distinct_numbers": len(numbers),
-        "issuances_with_one": len(issuances) if len(issuances) == len(certificates) else -1,
+        "issuances_with_one": with_one,
         "files_on_disk": len(on_disk),
         "good_files": good_files,
         "duplicates": sorted(name for name, n in disk_names.items() if n > 1)
         + [p.name for p in on_disk if p.stem not in numbers],
         "bad": bad,
         "bytes": sum(p.stat().st_size for p in on_disk),
-        "last_mtime": last_mtime,
+        "mtimes": mtimes,
     }
 
 
@@ -587,6 +646,28 @@ def verify_ledger() -> tuple[str, float]:
     except CommandError as error:
         outcome = f"FAILED: {error}"
     return outcome, (time.perf_counter() - started) * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and of its children (Linux /proc), in seconds."""
+    pids, total = [pid], 0.0
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids += [int(child) for child in children.read_text().split()]
+    for each in pids:
+        try:
+            stat = Path(f"/proc/{each}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total jiffies of all CPUs since boot (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
 
 
 # --- Output --------------------------------------------------------------------------------------
@@ -680,13 +761,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"The worker made the notice PDF and is idle ({time.perf_counter() - started:.1f} s).")
         log_offset = log.stat().st_size
+        load_before = os.getloadavg()[0]
 
         print("Registering…", flush=True)
         result = register(phase, approver)
+        cpu_before, machine_before = cpu_seconds(worker.process.pid), machine_cpu()
         phase = result["phase"]
         print(
-            f"register_phase: {result['call_ms']:.0f} ms ({result['queries']:,} queries); transaction "
-            f"{result['transaction_ms']:.0f} ms, on_commit hooks {result['enqueue_ms']:.0f} ms.",
+            f"register_phase: {result['call_ms']:,.0f} ms ({result['statements'].count:,} statements); "
+            f"transaction {result['transaction_ms']:,.0f} ms, "
+            f"on_commit hooks {result['enqueue_ms']:,.0f} ms.",
             flush=True,
         )
         expected_emails = expected_owner_emails(phase)
@@ -697,9 +781,16 @@ def main(argv: list[str] | None = None) -> None:
             committed=result["committed"],
             timeout=args.timeout,
         )
+        worker_cpu = cpu_seconds(worker.process.pid) - cpu_before
+        machine_after = machine_cpu()
+        window = time.perf_counter() - result["committed"]
+        load_after = os.getloadavg()[0]
         worker.wait_idle(app, redis, condition=lambda: True, timeout=120)
         emails_written, errors = scan_log(log, log_offset)
         ledger, ledger_ms = verify_ledger()
+    except BaseException:
+        print(f"\nThe worker's log and the files are kept in {files_root}.", file=sys.stderr)
+        raise
     finally:
         worker.stop()
         # The queue's keys (the queue, its bindings, the worker's control queue) are named after it.
@@ -713,8 +804,12 @@ def main(argv: list[str] | None = None) -> None:
     announcement = Announcement.objects.get(phase=phase)
     tonnes = sum(phase.issuances.values_list("quantity", flat=True))
     issuances = phase.issuances.count()
-    last_file = certificates["last_mtime"] - result["committed_wall"] if certificates["last_mtime"] else None
+    finished = [mtime - result["committed_wall"] for mtime in certificates["mtimes"]]
+    last_file = finished[-1] if finished else None
     rate = issuances / last_file if last_file else float("nan")
+    statements = result["statements"]
+    busy = machine_after[0] - machine_before[0]
+    total = machine_after[1] - machine_before[1]
 
     print(f"\n{machine_facts()}; worker: prefork, {args.concurrency} processes, queue {queue}.\n")
     print(
@@ -722,7 +817,7 @@ def main(argv: list[str] | None = None) -> None:
             [
                 "declarations",
                 "tonnes registered",
-                "register_phase ms (queries)",
+                "register_phase ms (statements)",
                 "of which on_commit enqueue ms",
                 "certificates wall time s",
                 "certificates/s",
@@ -733,7 +828,7 @@ def main(argv: list[str] | None = None) -> None:
                 [
                     f"{issuances:,}",
                     f"{tonnes:,}",
-                    f"{result['call_ms']:,.0f} ({result['queries']:,})",
+                    f"{result['call_ms']:,.0f} ({statements.count:,})",
                     f"{result['enqueue_ms']:,.0f}",
                     seconds(last_file),
                     f"{rate:.1f}",
@@ -743,16 +838,42 @@ def main(argv: list[str] | None = None) -> None:
             ],
         )
     )
+    captured = f"{result['captured']:,}" if result["captured_full"] else f"more than {result['captured']:,}"
     print(
         "\nregister_phase: the transaction up to its COMMIT took "
-        f"{result['transaction_ms']:,.0f} ms; the on_commit hooks (tasks sent to Redis) "
-        f"{result['enqueue_ms']:,.0f} ms."
+        f"{result['transaction_ms']:,.0f} ms, of which {statements.ms:,.0f} ms waiting for "
+        f"{statements.count:,} statements (execute_wrapper; CaptureQueriesContext, with BEGIN and COMMIT: "
+        f"{captured}); the on_commit hooks (tasks sent to Redis) {result['enqueue_ms']:,.0f} ms."
     )
     print(
         "Certificates wall time: from the COMMIT to the modification time of the last certificate file. "
         f"Polling (every {POLL_SECONDS} s) saw every certificate made at {seconds(seen['certificates'])} s, "
         f"every owner's e-mail sent at {seconds(seen['emails'])} s and the announcement's PDF at "
         f"{seconds(seen['announcement'])} s."
+    )
+    print(
+        f"In those {window:.0f} s the worker's processes used {worker_cpu:.0f} CPU seconds "
+        f"({worker_cpu / max(issuances, 1):.2f} per certificate and its e-mails); the whole machine was "
+        f"{busy / total * 100 if total else 0:.0f} % busy on {os.cpu_count()} CPUs; load average "
+        f"{load_before:.1f} before, {load_after:.1f} after."
+    )
+    print("\n### register_phase statements by kind\n")
+    print(
+        table(
+            ["statement", "count", "ms"],
+            [
+                [kind, f"{n:,}", f"{ms:,.0f}"]
+                for kind, (n, ms) in sorted(statements.kinds.items(), key=lambda item: -item[1][1])
+            ],
+        )
+    )
+    print("\n### Certificates finished, per minute after the COMMIT\n")
+    minutes = Counter(int(t // 60) for t in finished)
+    print(
+        table(
+            ["minute", "certificates"],
+            [[f"{m}–{m + 1}", minutes[m]] for m in range(int(last_file // 60) + 1 if last_file else 0)],
+        )
     )
     print("\n### Checks\n")
     print(

@@ -287,6 +287,11 @@ def publish_notice(phase: IssuancePhase, *, by: User, today=None) -> IssuancePha
     `today` is for the demo's historical phase; the portal always publishes as of today."""
     _require(by, "offsets.assemble_phase")
     start, end = notice_dates(today or timezone.localdate())
+    published_at = (
+        timezone.now()
+        if today is None
+        else timezone.make_aware(datetime.combine(today, time(9, 0)), timezone.get_default_timezone())
+    )
     phase, _event = _move_phase(
         phase,
         to=PhaseStatus.IN_NOTICE,
@@ -295,7 +300,7 @@ def publish_notice(phase: IssuancePhase, *, by: User, today=None) -> IssuancePha
         action="phase.published",
         notice_start=start,
         notice_end=end,
-        published_at=timezone.now(),
+        published_at=published_at,
     )
     _new_notice_version(phase)
     return phase

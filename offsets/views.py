@@ -45,13 +45,24 @@ def _attachment(fieldfile, filename: str, content_type: str = "application/pdf")
 # --- Public ----------------------------------------------------------------------
 
 
+@cache_page(60)
 def notice_list(request: HttpRequest) -> HttpResponse:
+    """Notices (every published phase) and announcements (registered ones), filtered by year and kind."""
     phases = (
         IssuancePhase.objects.filter(status__in=PUBLIC)
         .select_related("announcement")
         .order_by("-published_at")
     )
-    return render(request, "offsets/notice_list.html", {"phases": phases})
+    years = sorted({p.published_at.year for p in phases if p.published_at}, reverse=True)
+    year, kind = request.GET.get("year", ""), request.GET.get("kind", "")
+    if year.isdigit():
+        phases = phases.filter(published_at__year=int(year))
+    if kind == "announcement":
+        phases = phases.filter(status=PhaseStatus.REGISTERED)
+    elif kind == "notice":
+        phases = phases.filter(status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED])
+    context = {"phases": phases, "years": years, "year": year, "kind": kind}
+    return render(request, "offsets/notice_list.html", context)
 
 
 def _public_phase(code: str) -> IssuancePhase:

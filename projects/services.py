@@ -39,22 +39,6 @@ from registry.models import (
 from registry.services import TransitionRefused
 from registry.uploads import check_upload
 
-PROJECT_FIELDS = [
-    "methodology",
-    "title",
-    "site_address",
-    "district",
-    "latitude",
-    "longitude",
-    "capacity_kw",
-    "commissioning_date",
-    "crediting_start",
-    "crediting_end",
-    "description",
-    "not_registered_elsewhere",
-    "outside_covered_boundary",
-]
-
 
 @dataclass(frozen=True)
 class Point:

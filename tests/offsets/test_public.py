@@ -125,3 +125,24 @@ def test_the_demo_phase_in_open_data_is_7609(client, tmp_path):
     assert (first["issued_t"], first["issuances"], first["status"]) == (7609, 2, "registered")
     call_command("verify_ledger")
     call_command("verify_audit")
+
+
+def test_notices_filter_by_year_and_kind(client, people):
+    from datetime import date
+
+    from tests.factories import phase_in_notice
+
+    registered = closed_phase([approved_declaration(people)], people, code="2023P01")  # published 2023
+    services.register_phase(registered, by=people["approver"])
+    current = phase_in_notice([approved_declaration(people)], people, code="2026P01", today=date.today())
+    url = reverse("offsets:notices")
+
+    def codes(**query) -> list[str]:
+        return sorted(p.code for p in client.get(url, query).context["phases"])
+
+    assert codes() == ["2023P01", "2026P01"]
+    assert codes(kind="announcement") == ["2023P01"]
+    assert codes(kind="notice") == ["2026P01"]
+    assert codes(year="2023") == ["2023P01"]
+    assert codes(year=str(current.published_at.year)) == ["2026P01"]
+    assert codes(year="1999") == []
