@@ -22,7 +22,7 @@ def _as_recipients(users) -> list[Recipient]:
 
 
 def phase_recipients(event: AuditEvent) -> list[Recipient]:
-    phase = notifications._subject_of(event)
+    phase = notifications.subject_of(event)
     if phase is None:
         return []
     by_action = {
@@ -44,7 +44,7 @@ def phase_recipients(event: AuditEvent) -> list[Recipient]:
 
 
 def objection_recipients(event: AuditEvent) -> list[Recipient]:
-    objection = notifications._subject_of(event)
+    objection = notifications.subject_of(event)
     if objection is None:
         return []
     declarant = _members(objection.declaration.project.organisation)
@@ -56,7 +56,7 @@ def objection_recipients(event: AuditEvent) -> list[Recipient]:
 
 
 def issuance_recipients(event: AuditEvent) -> list[Recipient]:
-    issuance = notifications._subject_of(event)
+    issuance = notifications.subject_of(event)
     return _as_recipients(_members(issuance.account.organisation)) if issuance else []
 
 

@@ -8,7 +8,8 @@ import csv
 import io
 from collections import OrderedDict
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from offsets.models import BlockStatus, Issuance, IssuancePhase, PhaseStatus, SerialBlock
@@ -75,14 +76,27 @@ def _bars(rows: list[tuple[str, int]]) -> list[dict]:
     return [{"label": label, "value": value, "percent": round(100 * value / top, 1)} for label, value in rows]
 
 
+# One UNION of three simple LIKEs: each branch is served by its pg_trgm index on UPPER(column), where an
+# OR across the join to organisations made PostgreSQL scan every project (measured: docs/performance.md).
+# Owners are searched by name only when they are organisations: a person's name is masked on every public
+# page, and a search must not confirm it either.
+SEARCH_SQL = """
+    SELECT id FROM projects_project WHERE UPPER(title) LIKE UPPER(%s) ESCAPE '\\'
+    UNION SELECT id FROM projects_project WHERE UPPER(code) LIKE UPPER(%s) ESCAPE '\\'
+    UNION SELECT p.id FROM projects_project p JOIN registry_organisation o ON o.id = p.organisation_id
+          WHERE UPPER(o.name) LIKE UPPER(%s) ESCAPE '\\' AND o.kind <> 'household'
+"""
+
+
 def search(queryset, query: str):
-    """Finds Chinese names by any part of them: icontains, served by pg_trgm indexes on PostgreSQL."""
-    query = query.strip()
+    """Finds Chinese names by any part of them (title, code, owning organisation)."""
+    query = query.strip()[:100]
     if not query:
         return queryset
-    return queryset.filter(
-        Q(title__icontains=query) | Q(code__icontains=query) | Q(organisation__name__icontains=query)
-    )
+    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    # A constant statement; the user's text travels only as a bound parameter.
+    return queryset.filter(pk__in=RawSQL(SEARCH_SQL, [pattern, pattern, pattern]))  # noqa: S611
 
 
 # --- Open data -------------------------------------------------------------------------------------------

@@ -452,7 +452,13 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
         project.issuances.select_related("phase", "account__organisation").order_by("first_unit")
     )
     for issuance in issuances:
-        issuance.live_blocks = list(issuance.blocks.exclude(status="split").order_by("first_unit"))
+        # blocks of issuance.blocks know their issuance (with its phase and project): one query per issuance.
+        blocks = (
+            issuance.blocks.exclude(status="split")
+            .select_related("account__organisation")
+            .order_by("first_unit")
+        )
+        issuance.live_blocks = list(blocks)
         issuance.status_now = verification.status_of(issuance.live_blocks)
     return render(
         request,

@@ -14,7 +14,7 @@ from django.utils import timezone
 from projects.models import CaseRecord, Declaration, Finding, Letter, LetterKind
 from registry import counters
 from registry.models import AuditEvent
-from registry.notifications import _subject_of
+from registry.notifications import subject_of
 from registry.pdf import render_pdf
 
 KIND_OF_ACTION = {
@@ -61,7 +61,7 @@ def ensure_letter(event: AuditEvent) -> Letter | None:
     existing = Letter.objects.filter(event=event).first()
     if existing is not None:
         return existing
-    case = _subject_of(event)
+    case = subject_of(event)
     year = timezone.localtime(event.created_at).year
     try:
         with transaction.atomic():

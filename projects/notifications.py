@@ -17,7 +17,7 @@ STAGE_GROUPS = {
 def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
     if not event.action.startswith("case."):
         return []
-    case = notifications._subject_of(event)
+    case = notifications.subject_of(event)
     if case is None:
         return []
     if event.action == "case.assigned":  # internal to the bureau: only the new assignee hears of it

@@ -72,7 +72,7 @@ def email_confirmation_link(user: User) -> str:
     return settings.SITE_URL + reverse("registry:confirm_email", args=[token])
 
 
-def _subject_of(event: AuditEvent):
+def subject_of(event: AuditEvent):
     from django.apps import apps
 
     model = apps.get_model(event.subject_type)
@@ -84,7 +84,7 @@ def context_for(event: AuditEvent, recipient: Recipient) -> dict:
         "event": event,
         "recipient": recipient,
         "site_url": settings.SITE_URL,
-        "subject": _subject_of(event),
+        "subject": subject_of(event),
     }
     if event.action == "membership.invited":
         invitation = Invitation.objects.select_related("organisation", "invited_by").get(pk=event.subject_id)
@@ -151,7 +151,7 @@ def deliver(event_id: int) -> int:
 
 def link_for(delivery: Delivery) -> str:
     """Where an inbox entry leads: the office's screen for bureau staff, else the subject's own page."""
-    subject = _subject_of(delivery.event)
+    subject = subject_of(delivery.event)
     if subject is None:
         return "/"
     office_url = OFFICE_URLS.get(delivery.event.subject_type)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("signup/done/", views.sign_up_done, name="sign_up_done"),
     path("signup/confirm/<str:token>/", views.confirm_email, name="confirm_email"),
     path("invitation/<str:token>/", views.accept_invitation, name="accept_invitation"),
+    path("language/", views.switch_language, name="switch_language"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("inbox/", views.inbox, name="inbox"),
     path("inbox/<int:pk>/", views.inbox_open, name="inbox_open"),

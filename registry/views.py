@@ -9,6 +9,7 @@ from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_page, never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -121,6 +122,31 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, _("You have joined %(org)s.") % {"org": invitation.organisation})
             return redirect("registry:portal")
     return render(request, "registry/invitation_accept.html", {"invitation": invitation, "form": form})
+
+
+@require_GET
+def switch_language(request: HttpRequest) -> HttpResponse:
+    """Remember the chosen language in its cookie and go back. A GET link, not Django's POST set_language:
+    public pages are cached, and a form with a CSRF token would serve one visitor's token to everyone.
+    Switching the language changes nothing else, so it needs no token."""
+    language = request.GET.get("language", "")
+    target = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = redirect(target)
+    if language in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path="/",
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=False,
+        )
+    return response
 
 
 @login_required

@@ -146,3 +146,16 @@ def test_notices_filter_by_year_and_kind(client, people):
     assert codes(year="2023") == ["2023P01"]
     assert codes(year=str(current.published_at.year)) == ["2026P01"]
     assert codes(year="1999") == []
+
+
+def test_search_treats_like_wildcards_literally_and_never_confirms_a_persons_name(client, people):
+    from tests.factories import identity_number
+
+    file_project(make_project(title="100%绿色电力"))
+    file_project(make_project(title="普通屋顶项目"))
+    assert client.get(reverse("offsets:registry"), {"q": "%"}).context["total"] == 1
+    assert client.get(reverse("offsets:registry"), {"q": "_"}).context["total"] == 0
+    person = make_organisation(kind="household", name="刘建国", identifier=identity_number())
+    file_project(make_project(person, title="居民屋顶光伏"), people)
+    assert client.get(reverse("offsets:registry"), {"q": "刘建国"}).context["total"] == 0
+    assert client.get(reverse("offsets:registry"), {"q": "居民屋顶"}).context["total"] == 1

@@ -10,7 +10,7 @@ def test_home_page_in_both_languages_with_the_switcher(page: Page, live_server, 
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", level=1)).to_have_text("Carbon Inclusion Registry")
 
-    page.get_by_role("button", name="简体中文").click()
+    page.get_by_role("link", name="简体中文").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
     expect(page.get_by_role("heading", level=1)).to_have_text("碳普惠登记平台")
 
@@ -18,7 +18,7 @@ def test_home_page_in_both_languages_with_the_switcher(page: Page, live_server, 
     page.goto(live_server.url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
 
-    page.get_by_role("button", name="English").click()
+    page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Carbon Inclusion Registry")
     assert csp_violations == []
 

@@ -140,19 +140,32 @@ class TestLanguage:
         assert 'lang="zh-Hans"' in client.get(reverse("registry:home")).text
 
     def test_switcher_choice_is_remembered_over_the_browser(self, client):
-        response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
-        assert response.status_code == 302
+        response = client.get(reverse("registry:switch_language"), {"language": "en", "next": "/notices/"})
+        assert response.status_code == 302 and response.url == "/notices/"
         assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
         page = client.get(reverse("registry:home"), headers={"accept-language": "zh-CN"})
         assert 'lang="en"' in page.text
+
+    def test_switcher_never_redirects_off_site_or_sets_an_unknown_language(self, client):
+        response = client.get(
+            reverse("registry:switch_language"), {"language": "xx", "next": "https://evil.example/"}
+        )
+        assert response.url == "/"
+        assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+
+    def test_cached_public_pages_carry_no_csrf_token(self, client):
+        from django.core.cache import cache
+
+        cache.clear()
+        for url in ["/", "/notices/", "/registry/", "/verify/"]:
+            assert "csrfmiddlewaretoken" not in client.get(url).text, url
 
     def test_switcher_is_on_every_face(self, client):
         bureau = make_user(is_staff=True)
         client.force_login(bureau)
         for name in ["registry:home", "registry:office", "login"]:
             text = client.get(reverse(name)).text
-            assert 'action="/i18n/setlang/"' in text, name
-            assert 'value="en"' in text and 'value="zh-hans"' in text, name
+            assert "/language/?language=en" in text and "/language/?language=zh-hans" in text, name
 
     def test_dates_and_numbers_are_formatted_per_language(self):
         from datetime import date
