@@ -59,3 +59,6 @@ bench-queue: $(STAMP)
 
 bench-public: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_public $(PY) -m bench.public_load
+
+bench-registration: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_reg REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.registration

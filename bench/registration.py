@@ -21,6 +21,8 @@ What it does, on a database of its own whose name must end in `_bench_reg`:
    that send N + 2 tasks (N owners' notifications, the registration's own notification, the
    announcement) to Redis; counts and times its SQL statements by kind with an execute_wrapper
    (CaptureQueriesContext, which adds BEGIN and COMMIT, keeps at most 9,000 and is shown beside it);
+   1 s into the call, a second connection asks for the audit chain's head row FOR UPDATE, as every
+   audit event of the portal does, and the time it waits is reported;
 6. polls the database until every registration certificate has its file, every owner's e-mail
    delivery of the "credits.issued" events is sent and the announcement has its PDF (--timeout);
    checks that each certificate file exists exactly once (one file per number, its SHA-256 as
@@ -44,6 +46,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections import Counter
@@ -63,6 +66,7 @@ NOTICE_PUBLISHED = date(2026, 10, 12)  # a Monday, a working day
 REGISTRAR_EMAIL = "bench-registrar@example.com"
 APPROVER_EMAIL = "bench-approver@example.com"
 POLL_SECONDS = 0.25
+LOCK_PROBE_DELAY = 1.0  # seconds into register_phase when a second connection asks for the audit lock
 # A line the console e-mail backend writes after every message; the worker logs it (stdout redirected).
 EMAIL_END = re.compile(r"WARNING/[^\]]+\] -{79}$")
 WORKER_ERROR = re.compile(r"^\[[^\]]*: (ERROR|CRITICAL)/")
@@ -481,6 +485,25 @@ class StatementLog:
         return sum(ms for _n, ms in self.kinds.values())
 
 
+def probe_audit_lock(delay: float, result: dict) -> None:
+    """In a thread of its own (its own connection): `delay` seconds into the registration, take the
+    audit chain's head row FOR UPDATE, as audit.record does for every event anywhere in the portal,
+    and record how long that waited. Writes nothing (rolled back)."""
+    from django.db import connection, transaction
+
+    time.sleep(delay)
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT last_seq FROM registry_auditchainhead WHERE id = 1 FOR UPDATE")
+            result["waited"] = time.perf_counter() - started
+            result["at"] = started
+            transaction.set_rollback(True)
+    finally:
+        connection.close()
+
+
 def register(phase, approver) -> dict:
     """register_phase, timed: up to its COMMIT, and the on_commit hooks that send the tasks to Redis.
 
@@ -504,23 +527,24 @@ def register(phase, approver) -> dict:
         marks.setdefault("enqueued", time.perf_counter())
 
     statements = StatementLog()
+    probe: dict = {}
+    prober = threading.Thread(target=probe_audit_lock, args=(LOCK_PROBE_DELAY, probe))
     reset_queries()
     connection.run_and_clear_commit_hooks = timed_hooks
     try:
-        with (
-            warnings.catch_warnings(),  # "Limit for query logging exceeded": counted by the wrapper
-            connection.execute_wrapper(statements),
-            CaptureQueriesContext(connection) as context,
-        ):
-            warnings.simplefilter("ignore", UserWarning)
+        with connection.execute_wrapper(statements), CaptureQueriesContext(connection) as context:
             started = time.perf_counter()
+            prober.start()
             registered = services.register_phase(phase, by=approver)
             returned = time.perf_counter()
     finally:
         del connection.run_and_clear_commit_hooks  # back to the class's method
+    with warnings.catch_warnings():  # "Limit for query logging exceeded": the wrapper counts them all
+        warnings.simplefilter("ignore", UserWarning)
+        captured = len(context.captured_queries)
+    prober.join()
     if "committed" not in marks:
         raise RuntimeError("register_phase returned without committing (was it run inside an atomic block?)")
-    captured = len(context.captured_queries)
     return {
         "phase": registered,
         "transaction_ms": (marks["committed"] - started) * 1000,
@@ -531,6 +555,8 @@ def register(phase, approver) -> dict:
         "captured_full": captured < (connection.queries_log.maxlen or sys.maxsize),
         "committed": marks["committed"],
         "committed_wall": marks["committed_wall"],
+        "probe_waited_ms": probe["waited"] * 1000 if "waited" in probe else None,
+        "probe_at_ms": (probe["at"] - started) * 1000 if "at" in probe else None,
     }
 
 
@@ -693,7 +719,7 @@ def machine_facts() -> str:
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         total_kib = int(meminfo.read_text().split("MemTotal:")[1].split()[0])
-        memory = f", {total_kib / 1024 / 1024:.0f} GiB of memory"
+        memory = f", {total_kib / 1024 / 1024:.1f} GiB of memory"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{os.cpu_count()} CPUs{memory}, PostgreSQL {postgres}, Python {sys.version.split()[0]}, "
@@ -845,6 +871,14 @@ def main(argv: list[str] | None = None) -> None:
         f"{statements.count:,} statements (execute_wrapper; CaptureQueriesContext, with BEGIN and COMMIT: "
         f"{captured}); the on_commit hooks (tasks sent to Redis) {result['enqueue_ms']:,.0f} ms."
     )
+    if result["probe_waited_ms"] is not None and result["probe_at_ms"] > result["call_ms"]:
+        print("(The audit lock probe started after register_phase had returned: nothing to measure.)")
+    elif result["probe_waited_ms"] is not None:
+        print(
+            f"A second connection that asked for the audit chain's head row FOR UPDATE (as every audit "
+            f"event does) {result['probe_at_ms'] / 1000:.1f} s into register_phase waited "
+            f"{result['probe_waited_ms']:,.0f} ms for it."
+        )
     print(
         "Certificates wall time: from the COMMIT to the modification time of the last certificate file. "
         f"Polling (every {POLL_SECONDS} s) saw every certificate made at {seconds(seen['certificates'])} s, "

@@ -98,25 +98,17 @@ def subject_label(subject: models.Model) -> str:
     return subject._meta.label_lower
 
 
-@transaction.atomic
-def record(
-    *,
-    actor,
-    action: str,
-    subject: models.Model,
-    before: dict | None = None,
-    after: dict | None = None,
-    comment: str = "",
-) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction."""
+def _lock_head() -> AuditChainHead:
     try:
-        head = AuditChainHead.objects.select_for_update().get(id=1)
+        return AuditChainHead.objects.select_for_update().get(id=1)
     except AuditChainHead.DoesNotExist:  # the very first event (or a freshly flushed test database)
         AuditChainHead.objects.get_or_create(id=1)
-        head = AuditChainHead.objects.select_for_update().get(id=1)
+        return AuditChainHead.objects.select_for_update().get(id=1)
+
+
+def _event(*, actor, action, subject, before=None, after=None, comment="") -> AuditEvent:
     actor = actor if actor is not None and actor.is_authenticated else None
-    event = AuditEvent(
-        seq=head.last_seq + 1,
+    return AuditEvent(
         created_at=timezone.now(),
         actor=actor,
         actor_name=(actor.get_full_name() or actor.email) if actor else "",
@@ -128,12 +120,49 @@ def record(
         after=_plain(after),
         comment=comment,
         source_ip=_normal_ip(_source_ip.get()),
-        prev_hash=head.last_hash,
     )
-    event.hash = digest(event)
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(id=1).update(last_seq=event.seq, last_hash=event.hash)
-    return event
+
+
+@transaction.atomic
+def record(
+    *,
+    actor,
+    action: str,
+    subject: models.Model,
+    before: dict | None = None,
+    after: dict | None = None,
+    comment: str = "",
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction."""
+    return record_many(
+        [
+            {
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "before": before,
+                "after": after,
+                "comment": comment,
+            }
+        ]
+    )[0]
+
+
+@transaction.atomic
+def record_many(entries: list[dict]) -> list[AuditEvent]:
+    """Append several events in one go: one lock of the chain's head, one INSERT. A long transaction
+    (a phase's registration) calls it last, so the head, which every audited action in the portal
+    needs, stays locked only for the tail of the transaction."""
+    events = [_event(**entry) for entry in entries]
+    head = _lock_head()
+    seq, previous = head.last_seq, head.last_hash
+    for event in events:
+        seq += 1
+        event.seq, event.prev_hash = seq, previous
+        event.hash = previous = digest(event)
+    created = AuditEvent.objects.bulk_create(events)
+    AuditChainHead.objects.filter(id=1).update(last_seq=seq, last_hash=previous)
+    return created
 
 
 def events_of(subject: models.Model):
