@@ -67,6 +67,7 @@ REGISTRAR_EMAIL = "bench-registrar@example.com"
 APPROVER_EMAIL = "bench-approver@example.com"
 POLL_SECONDS = 0.25
 LOCK_PROBE_DELAY = 1.0  # seconds into register_phase when a second connection asks for the audit lock
+HEAD_LOCK = "SELECT registry_auditchainhead FOR UPDATE"  # its kind in the statement log
 # A line the console e-mail backend writes after every message; the worker logs it (stdout redirected).
 EMAIL_END = re.compile(r"WARNING/[^\]]+\] -{79}$")
 WORKER_ERROR = re.compile(r"^\[[^\]]*: (ERROR|CRITICAL)/")
@@ -466,9 +467,11 @@ class StatementLog:
 
     def __init__(self):
         self.kinds: dict[str, list] = {}
+        self.first_sent: dict[str, float] = {}  # kind -> perf_counter when the first of its kind was sent
 
     def __call__(self, execute, sql, params, many, context):
         started = time.perf_counter()
+        self.first_sent.setdefault(sql_kind(sql), started)
         try:
             return execute(sql, params, many, context)
         finally:
@@ -557,6 +560,13 @@ def register(phase, approver) -> dict:
         "committed_wall": marks["committed_wall"],
         "probe_waited_ms": probe["waited"] * 1000 if "waited" in probe else None,
         "probe_at_ms": (probe["at"] - started) * 1000 if "at" in probe else None,
+        # From sending the head row's SELECT … FOR UPDATE to the COMMIT having returned.
+        "head_locked_ms": (marks["committed"] - statements.first_sent[HEAD_LOCK]) * 1000
+        if HEAD_LOCK in statements.first_sent
+        else None,
+        "head_locked_at_ms": (statements.first_sent[HEAD_LOCK] - started) * 1000
+        if HEAD_LOCK in statements.first_sent
+        else None,
     }
 
 
@@ -873,11 +883,23 @@ def main(argv: list[str] | None = None) -> None:
     )
     if result["probe_waited_ms"] is not None and result["probe_at_ms"] > result["call_ms"]:
         print("(The audit lock probe started after register_phase had returned: nothing to measure.)")
+    elif result["probe_waited_ms"] is not None and result["probe_at_ms"] > result["transaction_ms"]:
+        print(
+            f"A second connection asked for the audit chain's head row FOR UPDATE "
+            f"{result['probe_at_ms'] / 1000:.1f} s into register_phase, after the COMMIT "
+            f"({result['transaction_ms']:,.0f} ms; the on_commit hooks were running): it waited "
+            f"{result['probe_waited_ms']:,.0f} ms, the row was no longer locked."
+        )
     elif result["probe_waited_ms"] is not None:
         print(
             f"A second connection that asked for the audit chain's head row FOR UPDATE (as every audit "
             f"event does) {result['probe_at_ms'] / 1000:.1f} s into register_phase waited "
             f"{result['probe_waited_ms']:,.0f} ms for it."
+        )
+    if result["head_locked_ms"] is not None:
+        print(
+            f"register_phase sent the head row's SELECT … FOR UPDATE {result['head_locked_at_ms']:,.0f} ms "
+            f"into the call and held the row until its COMMIT: {result['head_locked_ms']:,.0f} ms."
         )
     print(
         "Certificates wall time: from the COMMIT to the modification time of the last certificate file. "
