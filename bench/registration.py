@@ -55,6 +55,8 @@ from pathlib import Path
 
 import django
 
+from bench.common import bench_methodology
+
 BENCH_SUFFIX = "_bench_reg"
 ORGANISATIONS = 10
 MEMBERS_PER_ORGANISATION = 2  # an admin and a declarant: each owner's e-mail goes to both
@@ -137,33 +139,6 @@ def bureau_user(email: str, name: str, group: str):
     user = User.objects.create_user(email=email, full_name=name, is_staff=True)  # unusable password
     user.groups.add(Group.objects.get(name=group))
     return user
-
-
-def bench_methodology():
-    """Like tests/factories.make_pv_methodology."""
-    from decimal import Decimal
-
-    from registry.models import DocumentType, FactorScope, Methodology, Sector
-
-    methodology, _ = Methodology.objects.get_or_create(
-        code="PV",
-        version="1.0",
-        defaults={
-            "title_zh": "分布式光伏",
-            "title_en": "Distributed PV",
-            "sector": Sector.ENERGY,
-            "effective_date": date(2023, 11, 30),
-            "calculator": "pv",
-            "factor_scope": FactorScope.NATIONAL,
-            "max_point_capacity_kw": Decimal("6000"),
-            "project_documents": [
-                DocumentType.PROJECT_DESCRIPTION,
-                DocumentType.GRID_CONNECTION_ACCEPTANCE,
-            ],
-            "declaration_documents": [DocumentType.MONITORING_REPORT, DocumentType.VERIFICATION_REPORT],
-        },
-    )
-    return methodology
 
 
 def bench_organisations(rng: random.Random) -> list:

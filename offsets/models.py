@@ -101,7 +101,9 @@ class NoticeVersion(models.Model):
     phase = models.ForeignKey(IssuancePhase, models.PROTECT, related_name="notice_versions")
     version = models.PositiveSmallIntegerField()
     published_at = models.DateTimeField(auto_now_add=True)
-    reason = models.TextField(blank=True)
+    # The reference of the upheld objection that made this version (empty for the first): phrased by the
+    # page and the PDF in their own languages, never stored as text in someone's language.
+    reason = models.CharField(max_length=40, blank=True)
     snapshot = models.JSONField(default=dict)
     pdf = models.FileField(upload_to="notices/%Y/", blank=True)
     pdf_sha256 = models.CharField(max_length=64, blank=True)

@@ -8,7 +8,7 @@ import csv
 import io
 from collections import OrderedDict
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -35,7 +35,7 @@ def figures() -> dict:
 
 
 def _units(blocks) -> int:
-    return sum(last - first + 1 for first, last in blocks.values_list("first_unit", "last_unit"))
+    return blocks.aggregate(t=Sum(F("last_unit") - F("first_unit") + 1))["t"] or 0
 
 
 def charts() -> dict:

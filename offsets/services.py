@@ -450,11 +450,8 @@ def rule_objection(objection: Objection, *, by: User, upheld: bool, reasons: str
                 note=_("Objection %(reference)s upheld: %(reasons)s")
                 % {"reference": locked.reference, "reasons": locked.ruling},
             )
-            _new_notice_version(
-                phase,
-                reason=_("Objection %(reference)s upheld; the declaration left the phase.")
-                % {"reference": locked.reference},
-            )
+            # Only the reference is stored; the notice page and its PDF phrase it in their languages.
+            _new_notice_version(phase, reason=locked.reference)
     return locked
 
 

@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from projects import services, workflow
-from projects.models import Declaration, Finding, Project, Stage
+from projects.models import Finding, Project
 from registry.demo import DEMO_DOMAIN
 from registry.models import (
     DocumentType,
@@ -425,11 +425,3 @@ def seed_review_cases(methodologies, *, article, other) -> None:
     # something to show. (A deadline is not a transition: no stage changes here.)
     for case in (technical, waiting):
         type(case).objects.filter(pk=case.pk).update(due_date=date(2023, 12, 1))
-
-
-def stage_counts() -> dict[str, int]:
-    return {
-        "projects": Project.objects.count(),
-        "filed": Project.objects.filter(stage=Stage.APPROVED).count(),
-        "declarations": Declaration.objects.count(),
-    }

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from registry.models import District, DocumentType, Organisation, OrganisationKind
 
@@ -229,7 +229,6 @@ class Declaration(ReviewCase):
         _("grid emission factor"), max_digits=6, decimal_places=4, null=True, blank=True
     )
     factor_year = models.PositiveSmallIntegerField(_("factor year"), null=True, blank=True)
-    factor_note = models.CharField(_("factor note"), max_length=300, blank=True)
     claimed_t = models.PositiveIntegerField(_("claimed (t)"), default=0)
     verified_t = models.PositiveIntegerField(_("verified (t)"), null=True, blank=True)
 
@@ -281,6 +280,19 @@ class Declaration(ReviewCase):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:declaration", args=[self.pk])
+
+    @property
+    def factor_note(self) -> str:
+        """In the reader's language: that the factor used is not its vintage's own, and whose it is."""
+        if self.factor_year is None or self.factor_year == self.vintage:
+            return ""
+        message = gettext(
+            "No factor is published for %(vintage)s yet; the latest published one, of %(year)s, is used."
+        )
+        return message % {
+            "vintage": self.vintage,
+            "year": self.factor_year,
+        }
 
 
 class MonitoringEntry(models.Model):

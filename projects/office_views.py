@@ -196,7 +196,7 @@ def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "recheck": recheck,
             "entries": case.entries.all() if isinstance(case, Declaration) else [],
             "points": (case.project if isinstance(case, Declaration) else case).connection_points.all(),
-            "checklist": _checklist(case),
+            "checklist": services.document_checklist(case),
             "findings": Finding.objects.filter(**record).select_related("raised_by", "answered_by"),
             "opinions": ExpertOpinion.objects.filter(**record).select_related("expert"),
             "conflicts": Conflict.objects.filter(**record).select_related("user"),
@@ -206,12 +206,6 @@ def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "problems": services.applicability_problems(case) if isinstance(case, Project) else [],
         },
     )
-
-
-def _checklist(case):
-    from projects.views import checklist
-
-    return checklist(case)
 
 
 def _users(ids) -> list:

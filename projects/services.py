@@ -179,8 +179,26 @@ def latest_documents(case) -> dict[str, Document]:
 
 
 def missing_documents(case) -> list[str]:
-    present = set(case.documents.values_list("doc_type", flat=True).distinct())
+    # .all() so that a list page's prefetch_related("documents") serves it without a query per case.
+    present = {document.doc_type for document in case.documents.all()}
     return [d for d in required_documents(case) if d not in present]
+
+
+def document_checklist(case) -> list[dict]:
+    """Required types first, then any others: the latest version of each and the earlier ones (one query)."""
+    versions: dict[str, list] = {}
+    for document in case.documents.order_by("doc_type", "-version"):
+        versions.setdefault(document.doc_type, []).append(document)
+    required = required_documents(case)
+    return [
+        {
+            "type": DocumentType(t),
+            "required": t in required,
+            "document": versions.get(t, [None])[0],
+            "versions": versions.get(t, []),
+        }
+        for t in [*required, *(t for t in versions if t not in required)]
+    ]
 
 
 def may_upload(case, user: User, doc_type: str) -> bool:
@@ -416,9 +434,6 @@ def recalculate(declaration: Declaration) -> None:
     if not entries or factor is None:
         declaration.activity_mwh, declaration.claimed_t = None, 0
         declaration.factor, declaration.factor_value, declaration.factor_year = None, None, None
-        declaration.factor_note = (
-            "" if factor else _("No grid emission factor is published for this scope yet.")
-        )
     else:
         result = calculator.calculate(entries, factor.value)
         declaration.activity_mwh, declaration.claimed_t = result.activity_mwh, result.claimed_t
@@ -426,14 +441,6 @@ def recalculate(declaration: Declaration) -> None:
             factor,
             factor.value,
             factor.year,
-        )
-        declaration.factor_note = (
-            ""
-            if factor.year == declaration.vintage
-            else _(
-                "No factor is published for %(vintage)s yet; the latest published one, of %(year)s, is used."
-            )
-            % {"vintage": declaration.vintage, "year": factor.year}
         )
     declaration.save()
 

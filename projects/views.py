@@ -57,12 +57,12 @@ def case_list(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     projects = list(
         Project.objects.filter(organisation=membership.organisation)
-        .select_related("methodology")
+        .select_related("methodology", "organisation")
         .prefetch_related("connection_points", "documents")
     )
     declarations = list(
         Declaration.objects.filter(project__organisation=membership.organisation)
-        .select_related("project__methodology", "verification_body")
+        .select_related("project__methodology", "project__organisation", "verification_body")
         .prefetch_related("documents", "entries")
     )
     rows = [(case, services.submission_problems(case) if case.is_editable else []) for case in projects]
@@ -147,21 +147,6 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _project_form_page(request, project=project)
 
 
-def checklist(case) -> list[dict]:
-    latest = services.latest_documents(case)
-    required = services.required_documents(case)
-    others = [t for t in latest if t not in required]
-    return [
-        {
-            "type": DocumentType(t),
-            "required": t in required,
-            "document": latest.get(t),
-            "versions": [d for d in case.documents.all() if d.doc_type == t],
-        }
-        for t in [*required, *others]
-    ]
-
-
 def _upload_types(case, user) -> list[str]:
     return [t for t in DocumentType.values if services.may_upload(case, user, t)]
 
@@ -176,7 +161,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "project": project,
             "points": project.connection_points.all(),
-            "checklist": checklist(project),
+            "checklist": services.document_checklist(project),
             "problems": services.submission_problems(project) if project.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "declarations": project.declarations.all(),
@@ -318,7 +303,8 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
             "sheet_errors": sheet_errors,
             "monthly": (c := services.calculator_of(declaration)) is not None
             and c.entry_kind == calculators.MONTHLY,
-            "checklist": checklist(declaration),
+            "no_factor": c is not None and declaration.factor_value is None and declaration.entries.exists(),
+            "checklist": services.document_checklist(declaration),
             "problems": services.submission_problems(declaration) if declaration.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "can_act": organisation.memberships.filter(

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from registry import audit
 from registry.models import (
     AuditEvent,
     CalendarDay,
@@ -31,6 +32,29 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})
     ]
+
+    # Bureau roles and rights are granted here, so their changes go into the audit trail like any other.
+    def save_model(self, request, obj, form, change):
+        obj._rights_before = self._rights(User.objects.get(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        user = User.objects.get(pk=form.instance.pk)
+        before, after = getattr(form.instance, "_rights_before", {}), self._rights(user)
+        if before != after:
+            audit.record(
+                actor=request.user, action="user.roles_changed", subject=user, before=before, after=after
+            )
+
+    @staticmethod
+    def _rights(user) -> dict:
+        return {
+            "roles": sorted(user.groups.values_list("name", flat=True)),
+            "bureau_staff": user.is_staff,
+            "superuser": user.is_superuser,
+            "active": user.is_active,
+        }
 
 
 @admin.register(Heartbeat)

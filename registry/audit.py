@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "user.email_confirmed": _("E-mail address confirmed"),
     "user.logged_in": _("Logged in"),
     "user.login_failed": _("Failed login"),
+    "user.roles_changed": _("Bureau roles changed"),
 }
 _source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 

@@ -89,10 +89,6 @@ class Heartbeat(models.Model):
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
 
-    @property
-    def age_seconds(self) -> int:
-        return int((timezone.now() - self.last_seen).total_seconds())
-
 
 class District(models.TextChoices):
     """The city's districts and the development zones that administer their own areas."""
@@ -133,7 +129,7 @@ class OrganisationStatus(models.TextChoices):
 
 class OrganisationQuerySet(models.QuerySet):
     def visible_to(self, user):
-        if user.has_perm("registry.verify_organisation"):
+        if user.has_perm("registry.view_organisation"):
             return self
         return self.filter(memberships__user=user)
 

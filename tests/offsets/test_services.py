@@ -160,7 +160,7 @@ class TestNotice:
         versions = list(NoticeVersion.objects.filter(phase=phase).order_by("version"))
         assert [v.version for v in versions] == [1, 2]
         assert len(versions[0].snapshot["rows"]) == 2 and len(versions[1].snapshot["rows"]) == 1
-        assert objection.reference in versions[1].reason
+        assert versions[1].reason == objection.reference  # phrased by the page in the reader's language
         assert phase.notice_end == end_before  # the period does not restart
 
     def test_dismissed_objection_changes_nothing_but_its_status(self, people):

@@ -170,6 +170,10 @@ class TestMonitoringAndCalculation:
         declaration = make_declaration(project, start=date(2024, 1, 1), end=date(2024, 3, 31))
         assert declaration.factor_year == 2022
         assert "2024" in declaration.factor_note and "2022" in declaration.factor_note
+        from django.utils import translation
+
+        with translation.override("zh-hans"):  # said in the reader's language, not stored in the writer's
+            assert "2024" in declaration.factor_note and "因子" in declaration.factor_note
 
     def test_every_month_of_the_period_is_required(self):
         declaration = make_declaration()

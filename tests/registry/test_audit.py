@@ -143,3 +143,33 @@ def test_twenty_concurrent_writers_never_fork_the_chain():
     assert len({e.prev_hash for e in events}) == 100  # no two events share a predecessor
     assert AuditChainHead.objects.get().last_seq == 100
     call_command("verify_audit")
+
+
+def test_bureau_role_changes_in_the_admin_are_audited(rf):
+    from django.contrib import admin
+    from django.contrib.auth.models import Group
+
+    from registry.models import User
+    from tests.factories import make_bureau
+
+    superuser = make_user(is_staff=True, is_superuser=True)
+    target = make_bureau("expert")
+    model_admin = admin.site._registry[User]
+    request = rf.post("/")
+    request.user = superuser
+
+    class Form:  # what the admin's form does for the many-to-many part
+        instance = target
+
+        @staticmethod
+        def save_m2m():
+            target.groups.set([Group.objects.get(name="approver")])
+
+    model_admin.save_model(request, target, Form, change=True)
+    model_admin.save_related(request, Form, [], change=True)
+    event = AuditEvent.objects.get(action="user.roles_changed", subject_id=str(target.pk))
+    assert (event.before["roles"], event.after["roles"], event.actor) == (["expert"], ["approver"], superuser)
+
+    model_admin.save_model(request, target, Form, change=True)  # nothing changes: nothing recorded
+    model_admin.save_related(request, Form, [], change=True)
+    assert AuditEvent.objects.filter(action="user.roles_changed").count() == 1
