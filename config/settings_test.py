@@ -31,7 +31,8 @@ if _postgres_reachable(TEST_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"):
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
-    DATABASES["default"]["TEST"] = {"NAME": "test_carbon_registry"}
+    # A second checkout or a parallel run on the same machine names its own test database.
+    DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_carbon_registry")}
 else:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
