@@ -145,7 +145,10 @@ def _colleagues(permission: str, case):
         is_active=True,
     )
     conflicted = Conflict.objects.filter(**CaseRecord.of(case)).values("user")
-    return users.exclude(pk__in=conflicted).distinct().order_by("full_name")
+    users = users.exclude(pk__in=conflicted)
+    if case.stage == Stage.APPROVAL and case.technical_reviewer_id:
+        users = users.exclude(pk=case.technical_reviewer_id)  # four eyes
+    return users.distinct().order_by("full_name")
 
 
 def decisions_for(case, user) -> dict:

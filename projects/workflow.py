@@ -450,6 +450,12 @@ def assign(case, *, by, assignee: User):
         raise TransitionRefused(
             _("%(name)s has declared a conflict of interest on this case.") % {"name": assignee}
         )
+    if locked.stage == Stage.APPROVAL and locked.technical_reviewer_id == assignee.pk:
+        # Four eyes: the case would sit with someone who may not decide it.
+        raise TransitionRefused(
+            _("%(name)s did the technical review of this case; another approver must decide it.")
+            % {"name": assignee}
+        )
     before = locked.assignee.email if locked.assignee else None
     locked.assignee = assignee
     locked.save(update_fields=["assignee", "updated_at"])

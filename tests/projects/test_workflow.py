@@ -136,6 +136,17 @@ def test_four_eyes_the_technical_reviewer_never_decides(people):
     assert workflow.approve(case, by=people["approver"]).stage == Stage.APPROVED
 
 
+def test_four_eyes_the_approval_is_never_assigned_to_the_technical_reviewer(people):
+    both = make_bureau("technical_reviewer", "approver")
+    case = workflow.accept(submitted(), by=people["intake_officer"])
+    case = workflow.forward(case, by=both, recommendation="approve", verified_t=case.claimed_t)
+    with pytest.raises(TransitionRefused, match="did the technical review"):
+        workflow.assign(case, by=people["approver"], assignee=both)
+    case.refresh_from_db()
+    assert case.assignee is None
+    assert workflow.assign(case, by=both, assignee=people["approver"]).assignee == people["approver"]
+
+
 def test_the_verified_quantity_is_never_above_the_claim(people):
     case = workflow.accept(submitted(), by=people["intake_officer"])
     with pytest.raises(TransitionRefused, match="cannot be above"):
