@@ -28,6 +28,10 @@ class ProjectsConfig(AppConfig):
                 "case.opinions_given": _("Expert opinions given"),
                 "case.forwarded": _("Forwarded for approval"),
                 "case.sent_back": _("Sent back to technical review"),
+                "case.assigned": _("Assigned to a reviewer"),
+                "case.finding_answered": _("Finding answered"),
+                "case.opinion_recorded": _("Expert opinion recorded"),
+                "case.conflict_declared": _("Conflict of interest declared"),
                 "case.approved": _("Approved"),
                 "case.rejected": _("Rejected"),
             }
