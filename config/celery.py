@@ -18,6 +18,9 @@ BEAT_SCHEDULE = {
     "remind-overdue-cases": {"task": "projects.tasks.remind_overdue", "schedule": crontab(hour=8, minute=30)},
     # Every five minutes: a notice closes within minutes of 23:59:59 on its last day.
     "close-ended-notices": {"task": "offsets.tasks.close_notices", "schedule": 300.0},
+    # Looked at every five minutes; signs when the last checkpoint is CHECKPOINT_INTERVAL_MINUTES old
+    # (a setting, read when the job runs) and history has grown since.
+    "sign-checkpoint": {"task": "registry.tasks.take_checkpoint_if_due", "schedule": 300.0},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE
 

@@ -43,7 +43,7 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "registry.apps.RegistryAdminConfig",  # django.contrib.admin, with registry.admin_site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +55,9 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_filters",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "registry",
     "projects",
     "offsets",
@@ -69,7 +72,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A NUL in the path or query: the 400 page, in the visitor's language, before anything reads it.
+    "registry.middleware.RejectNulMiddleware",
+    # Which second factor, if any, this session has passed; then the one place that demands it.
+    "django_otp.middleware.OTPMiddleware",
+    "registry.middleware.MFARequiredMiddleware",
     "registry.middleware.BureauSessionTimeoutMiddleware",
+    # Pages of logged-in visitors, or holding a CSRF token, say Cache-Control: private, no-store.
+    "registry.middleware.PrivateCacheControlMiddleware",
     "registry.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -125,17 +135,29 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # refuses logins while an account or address is locked out
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Failed-login throttling: after AXES_FAILURE_LIMIT failures for one account, or from one address,
-# further attempts are refused for AXES_COOLOFF_MINUTES. The address is the real client's, taken by
-# TrustedProxyMiddleware from the trusted proxy's header.
+# Failed-login throttling, which a stranger cannot turn against the account's owner: after
+# AXES_FAILURE_LIMIT failures for one account from one address, that account is paused from that address
+# only (the owner elsewhere still logs in, and a password reset lifts the pause at once); after
+# LOGIN_ADDRESS_FAILURE_LIMIT failures from one address over any accounts (password spraying), the address
+# is paused. Pauses last AXES_COOLOFF_MINUTES. The address is the real client's, taken by
+# TrustedProxyMiddleware from the trusted proxy's header. registry.auth.LoginThrottle applies both limits.
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "registry.auth.LoginThrottle"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "registry.auth.client_ip"
 AXES_USERNAME_CALLABLE = "registry.auth.attempted_username"
 AXES_LOCKOUT_CALLABLE = "registry.auth.locked_out"
 AXES_VERBOSE = False
+# Password-reset e-mails: at most this many per account, and reset requests per client address, an hour.
+PASSWORD_RESETS_PER_ACCOUNT_PER_HOUR = env_int("PASSWORD_RESETS_PER_ACCOUNT_PER_HOUR", 3)
+PASSWORD_RESETS_PER_ADDRESS_PER_HOUR = env_int("PASSWORD_RESETS_PER_ADDRESS_PER_HOUR", 10)
+# Two-factor login (django-otp): required for bureau staff, optional for enterprise users. The issuer is
+# the name authenticator apps show beside the code; wrong codes slow down (1, 2, 4, 8 … seconds).
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER") or "Carbon Inclusion Registry"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "registry:dashboard"
 LOGOUT_REDIRECT_URL = "registry:home"
@@ -175,6 +197,12 @@ STORAGES = {
     },
 }
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Images above this many pixels are refused before decoding (a small file can declare a huge image).
+UPLOAD_MAX_IMAGE_PIXELS = env_int("UPLOAD_MAX_IMAGE_PIXELS", 50_000_000)
+# An XLSX is a zip: every member together may unpack to at most this, and a large member may be at most
+# this many times its compressed size (zip bombs inflate a thousandfold).
+UPLOAD_XLSX_MAX_UNPACKED_BYTES = env_int("UPLOAD_XLSX_MAX_UNPACKED_BYTES", 50 * 1024 * 1024)
+UPLOAD_XLSX_MAX_RATIO = env_int("UPLOAD_XLSX_MAX_RATIO", 200)
 
 # --- Security ------------------------------------------------------------------------------------
 # Behind a reverse proxy, name the header it sets with the client's address (e.g. X-Forwarded-For)
@@ -283,6 +311,12 @@ REVIEW_WORKING_DAYS = {
 }
 REGISTRY_AUTHORITY = _("Municipal Bureau of Ecology and Environment")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
+# Ed25519 key that signs the published checkpoints of the audit chain and the ledger (ADR 0007): base64
+# of 32 random bytes, or a PEM private key. Required with DEBUG off (check --deploy says so); with DEBUG
+# on, a development key derived from SECRET_KEY is used.
+CHECKPOINT_SIGNING_KEY = env("CHECKPOINT_SIGNING_KEY")
+# A signed checkpoint at least this often while history grows (and one after every registration).
+CHECKPOINT_INTERVAL_MINUTES = env_int("CHECKPOINT_INTERVAL_MINUTES", 60)
 
 LOGGING = {
     "version": 1,

@@ -43,3 +43,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Django's test runner turns DEBUG off, which refuses the development checkpoint key: tests sign with this
+# fixed one (base64 of 32 bytes), and override it to test a missing key.
+CHECKPOINT_SIGNING_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

@@ -6,13 +6,14 @@ from registry import views as registry_views
 urlpatterns = [
     path("healthz", registry_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("registry.account_urls")),
     path("admin/", admin.site.urls),
     path("", include("registry.urls")),
     path("", include("projects.urls")),
     path("", include("offsets.urls")),
 ]
 
+handler400 = "registry.views.bad_request"
 handler403 = "registry.views.permission_denied"
 handler404 = "registry.views.page_not_found"
 handler500 = "registry.views.server_error"

@@ -7,14 +7,17 @@ class OffsetsConfig(AppConfig):
     verbose_name = _("Issuance and credits")
 
     def ready(self) -> None:
-        from offsets import notifications
+        from offsets import ledger, notifications
         from offsets.public import home_context
         from registry.audit import ACTION_LABELS
+        from registry.checkpoints import TOTALS_PROVIDERS
         from registry.home import HOME_PROVIDERS
 
         notifications.register()
         if home_context not in HOME_PROVIDERS:
             HOME_PROVIDERS.append(home_context)
+        if ledger.totals not in TOTALS_PROVIDERS:  # signed in every checkpoint
+            TOTALS_PROVIDERS.append(ledger.totals)
         ACTION_LABELS.update(
             {
                 "phase.created": _("Phase created"),

@@ -9,6 +9,10 @@ class PhaseForm(forms.ModelForm):
         model = IssuancePhase
         fields = ["code", "title_zh", "title_en"]
 
+    def clean_code(self):
+        # Before the model's validators and constraints see it: "2023p01 " is 2023P01.
+        return self.cleaned_data["code"].strip().upper()
+
 
 class ObjectionForm(forms.Form):
     declaration = forms.TypedChoiceField(label=_("The declaration you object to"), coerce=int)

@@ -1,23 +1,38 @@
-"""The ledger's invariants, checkable at any time (manage.py verify_ledger):
+"""The ledger's invariants, checkable at any time (manage.py verify_ledger). Each has a rule name:
 
-1. for every issuance, its live blocks (every status but split) cover its range exactly once:
-   no gap, no overlap, nothing outside it;
-2. no two live blocks overlap anywhere in the registry;
-3. every split block is exactly covered by its children;
-4. issued = held + reserved + retired + cancelled, per account and in total.
+1. coverage, gap: for every issuance, its live blocks (every status but split) cover its range
+   exactly once: no gap, nothing outside it;
+2. overlap: no two live blocks overlap anywhere in the registry;
+3. split: every split block is exactly covered by its children;
+4. balance: issued = held + reserved + retired + cancelled, per account and in total;
+5. units: every issuance's quantity is its number of units, and it lies within the units the
+   registry-wide counter gave out (the counter's position is at or past every last unit, and at least
+   the sum issued);
+6. audit: every issuance is what its registration recorded in the audit trail (the `credits.issued`
+   event: serial, quantity, account, owner, units), and every such event has its issuance;
+7. retirement: a retired or cancelled block names its retirement (`status_reference`), and that
+   retirement is in the audit trail: an event whose action is in RETIREMENT_ACTIONS and whose
+   `after["reference"]` is that reference. Whoever writes retirements records that event.
 
-Blocks are read in unit order, in bounded memory.
+The audit trail is the authority for 6 and 7 because it is hash-chained and anchored by signed,
+published checkpoints (registry.checkpoints): a superuser who edits the ledger must also rewrite
+history, which verify_audit --against a kept checkpoint then shows. Blocks are read in unit order, in
+bounded memory.
 """
 
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from offsets.models import BlockStatus, Issuance, SerialBlock
+from registry.models import AuditEvent, Counter
 
 LIVE = [s for s in BlockStatus.values if s != BlockStatus.SPLIT]
+UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.services)
+ISSUE_ACTION = "credits.issued"
+RETIREMENT_ACTIONS = ("credits.retired", "credits.cancelled")
 
 
 @dataclass
@@ -30,9 +45,26 @@ class Violation:
 
 
 def check(chunk_size: int = 5000) -> Iterator[Violation]:
+    """The first violation of each rule."""
     yield from _coverage(chunk_size)
     yield from _splits()
     yield from _balances()
+    yield from _units()
+    yield from _registrations(chunk_size)
+    yield from _retirements()
+
+
+def totals() -> dict:
+    """The ledger's totals in tonnes, and the accounts holding credits (signed in each checkpoint)."""
+    live = SerialBlock.objects.filter(status__in=LIVE)
+    by_status = dict(
+        live.values("status").annotate(t=Sum(F("last_unit") - F("first_unit") + 1)).values_list("status", "t")
+    )
+    return {
+        "issued": Issuance.objects.aggregate(t=Sum("quantity"))["t"] or 0,
+        **{status: by_status.get(status, 0) for status in LIVE},
+        "accounts": live.values("account").distinct().count(),
+    }
 
 
 def _coverage(chunk_size: int) -> Iterator[Violation]:
@@ -121,3 +153,105 @@ def _balances() -> Iterator[Violation]:
         yield Violation(
             "balance", f"in total: issued {sum(issued.values())} ≠ live blocks {sum(held.values())}"
         )
+
+
+def _units() -> Iterator[Violation]:
+    # The database has this as a constraint; a superuser can drop constraints.
+    mismatch = (
+        Issuance.objects.exclude(quantity=F("last_unit") - F("first_unit") + 1)
+        .order_by("first_unit")
+        .values_list("serial", "quantity", "first_unit", "last_unit")
+        .first()
+    )
+    if mismatch:
+        serial, quantity, first, last = mismatch
+        yield Violation(
+            "units", f"{serial}: {quantity} t, but its units {first}–{last} are {last - first + 1}"
+        )
+        return
+    position = Counter.objects.filter(name=UNIT_COUNTER).values_list("value", flat=True).first() or 0
+    top = Issuance.objects.order_by("-last_unit").values_list("serial", "last_unit").first()
+    if top and top[1] > position:
+        yield Violation(
+            "units",
+            f"{top[0]} ends at unit {top[1]}, past the unit counter ({position}): "
+            "units that registration never took",
+        )
+        return
+    issued = Issuance.objects.aggregate(t=Sum("quantity"))["t"] or 0
+    if issued > position:
+        yield Violation("units", f"{issued} t issued, more than the {position} units the counter gave out")
+
+
+def _registrations(chunk_size: int) -> Iterator[Violation]:
+    recorded: dict[str, tuple[int, dict]] = {}
+    for seq, subject_id, after in (
+        AuditEvent.objects.filter(action=ISSUE_ACTION, subject_type="offsets.issuance")
+        .order_by("seq")
+        .values_list("seq", "subject_id", "after")
+        .iterator(chunk_size=chunk_size)
+    ):
+        if subject_id in recorded:
+            yield Violation(
+                "audit",
+                f"issuance #{subject_id} was registered twice (events #{recorded[subject_id][0]}, #{seq})",
+            )
+            return
+        recorded[subject_id] = (seq, after or {})
+    issuances = Issuance.objects.order_by("pk").values_list(
+        "pk", "serial", "quantity", "first_unit", "last_unit", "account__number", "account__organisation_id"
+    )
+    for pk, serial, quantity, first, last, account, owner in issuances.iterator(chunk_size=chunk_size):
+        if str(pk) not in recorded:
+            yield Violation("audit", f"{serial} has no registration event in the audit trail")
+            return
+        seq, after = recorded.pop(str(pk))
+        # Events written before owner and units were recorded carry only serial, quantity and account.
+        now = {
+            "quantity": quantity,
+            "account": account,
+            "owner": owner,
+            "first_unit": first,
+            "last_unit": last,
+            "serial": serial,
+        }
+        for field, value in now.items():
+            if field in after and after[field] != value:
+                yield Violation(
+                    "audit",
+                    f"{serial}: {field} is {value}, but its registration (audit event #{seq}) "
+                    f"recorded {after[field]}",
+                )
+                return
+    for subject_id, (seq, after) in sorted(recorded.items(), key=lambda item: item[1][0]):
+        yield Violation(
+            "audit",
+            f"audit event #{seq} registered {after.get('serial', f'issuance #{subject_id}')}, "
+            "which is missing from the ledger",
+        )
+        return
+
+
+def _retirements() -> Iterator[Violation]:
+    recorded = {
+        str((after or {}).get("reference"))
+        for after in AuditEvent.objects.filter(action__in=RETIREMENT_ACTIONS).values_list("after", flat=True)
+    }
+    blocks = SerialBlock.objects.filter(status__in=[BlockStatus.RETIRED, BlockStatus.CANCELLED]).order_by(
+        "pk"
+    )
+    for pk, first, last, status, reference in blocks.values_list(
+        "pk", "first_unit", "last_unit", "status", "status_reference"
+    ):
+        if not reference:
+            yield Violation(
+                "retirement", f"block #{pk} (units {first}–{last}) is {status} but belongs to no retirement"
+            )
+            return
+        if reference not in recorded:
+            yield Violation(
+                "retirement",
+                f"block #{pk} (units {first}–{last}) is {status} under {reference}, "
+                "a retirement the audit trail does not record",
+            )
+            return

@@ -1,6 +1,7 @@
 """Issuance phases, public notices and objections; the ledger of serially numbered credits."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -19,10 +20,22 @@ class PhaseStatus(models.TextChoices):
     REGISTERED = "registered", pgettext_lazy("phase status", "Registered")
 
 
+# A phase code is a path segment of its notice's URL and a field of every serial (WHCER-<code>-…, split
+# on hyphens): upper-case letters and digits only. The form upper-cases what is typed.
+PHASE_CODE_PATTERN = r"^[0-9A-Z]+\Z"
+PHASE_CODE_RULE = _("A phase code has only letters and digits, for example 2023P01.")
+
+
 class IssuancePhase(models.Model):
     """A batch (批次) of approved declarations, published for notice and then registered together."""
 
-    code = models.CharField(_("phase code"), max_length=20, unique=True, help_text=_("For example 2023P01."))
+    code = models.CharField(
+        _("phase code"),
+        max_length=20,
+        unique=True,
+        help_text=_("For example 2023P01."),
+        validators=[RegexValidator(PHASE_CODE_PATTERN, PHASE_CODE_RULE)],
+    )
     title_zh = models.CharField(_("title (Chinese)"), max_length=200)
     title_en = models.CharField(_("title (English)"), max_length=200)
     status = models.CharField(_("status"), max_length=20, choices=PhaseStatus, default=PhaseStatus.DRAFTING)
@@ -53,6 +66,11 @@ class IssuancePhase(models.Model):
         ]
         constraints = [
             models.CheckConstraint(name="phase_status_known", condition=Q(status__in=PhaseStatus.values)),
+            models.CheckConstraint(
+                name="phase_code_is_letters_and_digits",
+                condition=Q(code__regex=PHASE_CODE_PATTERN),
+                violation_error_message=PHASE_CODE_RULE,
+            ),
             models.CheckConstraint(
                 name="a_notice_ends_after_it_starts",
                 condition=Q(notice_end__isnull=True) | Q(notice_end__gte=models.F("notice_start")),

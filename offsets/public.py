@@ -4,7 +4,6 @@ Everything here is public and read-only. Personal names (households) are masked 
 Organisation.public_name; identity numbers and contact details never appear.
 """
 
-import csv
 import io
 from collections import OrderedDict
 
@@ -14,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from offsets.models import BlockStatus, Issuance, IssuancePhase, PhaseStatus, SerialBlock
 from projects.models import Project, Stage
+from registry import checkpoints, exports
 from registry.models import District, Organisation, OrganisationStatus
 
 
@@ -171,17 +171,18 @@ def issuance_rows() -> list[dict]:
     ]
 
 
-DATASETS = {"phases": phase_rows, "projects": project_rows, "issuances": issuance_rows}
+DATASETS = {
+    "phases": phase_rows,
+    "projects": project_rows,
+    "issuances": issuance_rows,
+    # The signed checkpoints of the audit trail and the ledger (registry.checkpoints, ADR 0007).
+    "checkpoints": checkpoints.open_data_rows,
+}
 
 
 def as_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    # A byte-order mark so spreadsheet programs open the UTF-8 (Chinese) text correctly.
-    return "\ufeff" + buffer.getvalue()
+    # Text that would start a formula is neutralised (registry.exports), as in every export.
+    return exports.csv_text(rows)
 
 
 def as_xlsx() -> bytes:
@@ -193,9 +194,9 @@ def as_xlsx() -> bytes:
         sheet = workbook.create_sheet(title=name)
         rows = build()
         if rows:
-            sheet.append(list(rows[0]))
-            for row in rows:
-                sheet.append(list(row.values()))
+            exports.write_row(sheet, 1, list(rows[0]))
+            for number, row in enumerate(rows, start=2):
+                exports.write_row(sheet, number, list(row.values()))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

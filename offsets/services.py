@@ -39,10 +39,10 @@ from offsets.models import (
 from offsets.serials import format_serial
 from projects import workflow as case_workflow
 from projects.models import Declaration, Stage
-from registry import audit, counters
+from registry import audit, checkpoints, counters
 from registry.models import Organisation, User
 from registry.services import TransitionRefused, notify_after_commit
-from registry.uploads import check_upload
+from registry.uploads import check_upload, storage_name
 from registry.workdays import add_working_days
 
 
@@ -377,7 +377,8 @@ def file_objection(
         source_ip=source_ip,
     )
     if checked:
-        attachment.name = f"{objection.reference}{_extension(checked.kind)}"
+        # Stored under a random name of ours with the checked kind's extension, never the objector's.
+        attachment.name = storage_name(checked)
         objection.attachment, objection.attachment_sha256 = attachment, checked.sha256
     objection.save()
     event = audit.record(
@@ -388,12 +389,6 @@ def file_objection(
     )
     notify_after_commit(event)
     return objection
-
-
-def _extension(kind: str) -> str:
-    from registry.uploads import EXTENSIONS
-
-    return EXTENSIONS[kind]
 
 
 @transaction.atomic
@@ -552,7 +547,15 @@ def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase
                     "actor": by,
                     "action": "credits.issued",
                     "subject": i,
-                    "after": {"serial": i.serial, "quantity": i.quantity, "account": i.account.number},
+                    # What verify_ledger cross-checks the issuance and its block against, for good.
+                    "after": {
+                        "serial": i.serial,
+                        "quantity": i.quantity,
+                        "account": i.account.number,
+                        "owner": i.account.organisation_id,
+                        "first_unit": i.first_unit,
+                        "last_unit": i.last_unit,
+                    },
                 }
                 for i in issuances
             ),
@@ -570,6 +573,7 @@ def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase
     from offsets import tasks
 
     transaction.on_commit(lambda: tasks.make_announcement_pdf.delay(announcement.pk))
+    checkpoints.take_after_commit()  # the new totals, signed and published
     return locked
 
 

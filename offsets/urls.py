@@ -24,4 +24,5 @@ urlpatterns = [
     path("office/phases/<str:code>/", views.office_phase, name="office_phase"),
     path("office/phases/<str:code>/<str:action>/", views.office_phase_act, name="office_phase_act"),
     path("office/objections/<int:pk>/rule/", views.rule, name="rule"),
+    path("office/objections/<int:pk>/evidence/", views.objection_attachment, name="objection_attachment"),
 ]

@@ -11,7 +11,6 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import cache_page
 from django.views.decorators.http import require_POST
 
 from offsets import services, verification
@@ -26,26 +25,19 @@ from offsets.models import (
     PhaseStatus,
 )
 from projects.models import Declaration
+from registry import params
+from registry.caching import cache_for_anonymous
 from registry.models import Membership
 from registry.services import TransitionRefused
+from registry.uploads import PDF, attachment, kind_of_stored_name
 
 PUBLIC = (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED)
-
-
-def _attachment(fieldfile, filename: str, content_type: str = "application/pdf") -> FileResponse:
-    if not fieldfile:
-        raise Http404
-    response = FileResponse(
-        fieldfile.open("rb"), as_attachment=True, filename=filename, content_type=content_type
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # --- Public ----------------------------------------------------------------------
 
 
-@cache_page(60)
+@cache_for_anonymous(60)
 def notice_list(request: HttpRequest) -> HttpResponse:
     """Notices (every published phase) and announcements (registered ones), filtered by year and kind."""
     phases = (
@@ -54,14 +46,14 @@ def notice_list(request: HttpRequest) -> HttpResponse:
         .order_by("-published_at")
     )
     years = sorted({p.published_at.year for p in phases if p.published_at}, reverse=True)
-    year, kind = request.GET.get("year", ""), request.GET.get("kind", "")
-    if year.isdigit():
-        phases = phases.filter(published_at__year=int(year))
+    year, kind = params.year(request.GET), request.GET.get("kind", "")
+    if year is not None:
+        phases = phases.filter(published_at__year=year)
     if kind == "announcement":
         phases = phases.filter(status=PhaseStatus.REGISTERED)
     elif kind == "notice":
         phases = phases.filter(status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED])
-    context = {"phases": phases, "years": years, "year": year, "kind": kind}
+    context = {"phases": phases, "years": years, "year": "" if year is None else str(year), "kind": kind}
     return render(request, "offsets/notice_list.html", context)
 
 
@@ -97,7 +89,7 @@ def notice_pdf(request: HttpRequest, code: str, version: int) -> FileResponse:
         from offsets import documents
 
         notice = documents.make_notice_pdf(notice.pk)
-    return _attachment(notice.pdf, f"notice-{phase.code}-v{notice.version}.pdf")
+    return attachment(notice.pdf, kind=PDF, stem=f"notice-{phase.code}-v{notice.version}")
 
 
 def announcement_pdf(request: HttpRequest, code: str) -> FileResponse:
@@ -107,7 +99,7 @@ def announcement_pdf(request: HttpRequest, code: str) -> FileResponse:
         from offsets import documents
 
         announcement = documents.make_announcement_pdf(announcement.pk)
-    return _attachment(announcement.pdf, f"{announcement.number}.pdf")
+    return attachment(announcement.pdf, kind=PDF, stem=announcement.number)
 
 
 def _throttled(request: HttpRequest) -> bool:
@@ -279,7 +271,7 @@ def certificate_download(request: HttpRequest, number: str) -> FileResponse:
         from offsets import documents
 
         certificate = documents.make_certificate(certificate.pk)
-    return _attachment(certificate.file, f"{certificate.number}.pdf")
+    return attachment(certificate.file, kind=PDF, stem=certificate.number)
 
 
 @require_POST
@@ -344,15 +336,17 @@ def office_phase(request: HttpRequest, code: str) -> HttpResponse:
 @permission_required("projects.review_case", raise_exception=True)
 def office_phase_act(request: HttpRequest, code: str, action: str) -> HttpResponse:
     phase = get_object_or_404(IssuancePhase, code=code)
-    user, note = request.user, request.POST.get("note", "")
+    user, note = request.user, params.text(request.POST, "note")
     actions = {
         "add": lambda: services.add_to_phase(
             phase,
             by=user,
-            declarations=list(Declaration.objects.filter(pk__in=request.POST.getlist("declarations"))),
+            declarations=list(Declaration.objects.filter(pk__in=params.ids(request.POST, "declarations"))),
         ),
         "remove": lambda: services.remove_from_phase(
-            phase, by=user, declaration=get_object_or_404(Declaration, pk=request.POST.get("declaration"))
+            phase,
+            by=user,
+            declaration=get_object_or_404(Declaration, pk=params.an_id(request.POST, "declaration")),
         ),
         "submit": lambda: services.submit_phase(phase, by=user),
         "approve": lambda: services.approve_for_notice(phase, by=user, note=note),
@@ -393,12 +387,26 @@ def rule(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("offsets:office_phase", code=objection.phase.code)
 
 
+def objection_attachment(request: HttpRequest, pk: int) -> FileResponse:
+    """The objector's evidence, to those who rule on objections; everyone else (the public, the
+    enterprises, other bureau roles) gets 404, as if it did not exist."""
+    if not request.user.has_perm("offsets.rule_objection"):
+        raise Http404
+    objection = get_object_or_404(Objection, pk=pk)
+    evidence = objection.attachment
+    return attachment(
+        evidence,
+        kind=kind_of_stored_name(evidence.name) if evidence else None,
+        stem=f"objection-{objection.reference}",
+    )
+
+
 # --- The public registry ---------------------------------------------------------------------------------
 
 REGISTRY_SORTS = {"code": gettext_lazy("Project code"), "-filed_at": gettext_lazy("Filed, newest first")}
 
 
-@cache_page(60)
+@cache_for_anonymous(60)
 def registry(request: HttpRequest) -> HttpResponse:
     """Every filed project: search by any part of a name, filters, sorting, key-paged."""
     from offsets import public
@@ -443,7 +451,7 @@ def registry(request: HttpRequest) -> HttpResponse:
     )
 
 
-@cache_page(60)
+@cache_for_anonymous(60)
 def project_page(request: HttpRequest, code: str) -> HttpResponse:
     from offsets import public, verification
 
@@ -471,7 +479,7 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-@cache_page(300)
+@cache_for_anonymous(300)
 def open_data(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
     from offsets import public
 
@@ -489,7 +497,7 @@ def open_data(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
     return response
 
 
-@cache_page(300)
+@cache_for_anonymous(300)
 def open_data_xlsx(request: HttpRequest) -> HttpResponse:
     from offsets import public
 
@@ -501,4 +509,5 @@ def open_data_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 def open_data_index(request: HttpRequest) -> HttpResponse:
-    return render(request, "offsets/open_data.html", {"datasets": ["phases", "projects", "issuances"]})
+    datasets = ["phases", "projects", "issuances", "checkpoints"]
+    return render(request, "offsets/open_data.html", {"datasets": datasets})

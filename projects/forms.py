@@ -4,13 +4,12 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Declaration, Project
+from projects.services import verification_bodies_for
 from registry.models import (
     DocumentType,
     Methodology,
     MethodologyStatus,
     Organisation,
-    OrganisationKind,
-    OrganisationStatus,
 )
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -66,8 +65,18 @@ class ConnectionPointForm(forms.Form):
         return self.cleaned_data["meter_number"].strip().upper()
 
 
+# A posted TOTAL_FORMS of 2147483648 built Django's default ceiling of 2,000 forms (5 s a request):
+# more rows than this answer a form error and build no more than this many forms.
+MAX_CONNECTION_POINTS = 50
 ConnectionPointFormSet = forms.formset_factory(
-    ConnectionPointForm, extra=2, min_num=0, validate_min=False, can_delete=True
+    ConnectionPointForm,
+    extra=2,
+    min_num=0,
+    validate_min=False,
+    can_delete=True,
+    max_num=MAX_CONNECTION_POINTS,
+    validate_max=True,
+    absolute_max=MAX_CONNECTION_POINTS,
 )
 
 
@@ -77,11 +86,10 @@ class DeclarationForm(forms.ModelForm):
         fields = ["period_start", "period_end", "verification_body"]
         widgets = {"period_start": DATE, "period_end": DATE}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, organisation: Organisation, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["verification_body"].queryset = Organisation.objects.filter(
-            kind=OrganisationKind.VERIFICATION_BODY, status=OrganisationStatus.VERIFIED
-        )
+        # Verified bodies only, never the declarant itself nor one related to it.
+        self.fields["verification_body"].queryset = verification_bodies_for(organisation)
 
 
 class MonthlyDataForm(forms.Form):

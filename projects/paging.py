@@ -2,14 +2,16 @@
 
 The first and the last page both read N rows from one end of an index, so at 100,000 cases they cost
 the same, where OFFSET paging would walk every row before the last page. Links carry the key of the
-row they start after (or before); "last" reads the order backwards and turns the rows round.
+row they start after (or before); "last" reads the order backwards and turns the rows round. A key that
+cannot be read answers 400 (registry.params.BadInput): it came from no link of ours.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils.dateparse import parse_date, parse_datetime
+
+from registry.params import bad_cursor
 
 
 @dataclass
@@ -26,23 +28,25 @@ def _encode(row, field: str) -> str:
     return f"{value.isoformat() if hasattr(value, 'isoformat') else value}~{row.pk}"
 
 
-def _decode(key: str, kind: str):
-    """The (value, pk) of a key; ValueError for anything malformed, which falls back to the first page."""
-    raw, _, pk = key.rpartition("~")
-    if kind == "DateTimeField":
-        value = parse_datetime(raw)
-    elif kind == "DateField":
-        value = parse_date(raw)
-    elif kind == "DecimalField":
-        try:
-            value = Decimal(raw)
-        except ArithmeticError as error:
-            raise ValueError(key) from error
-    else:
-        value = int(raw)
-    if value is None or not pk.isdigit():
-        raise ValueError(key)
-    return value, int(pk)
+def _decode(key: str, field, pk_field):
+    """The (value, pk) of a key, each read by its own model field; BadInput for anything malformed.
+
+    The value is read by the field's to_python and checked by its validators, whatever its type: a code
+    (text), a date, a time, a number. A NaN, an infinity or a number beyond the column's range is refused
+    here rather than reaching the database.
+    """
+    raw, separator, raw_pk = key.rpartition("~")
+    if not separator:
+        raise bad_cursor()
+    try:
+        value, pk = field.to_python(raw), pk_field.to_python(raw_pk)
+        if value in (None, "") or pk is None or not raw_pk.isascii():
+            raise bad_cursor()
+        field.run_validators(value)
+        pk_field.run_validators(pk)
+    except (ValidationError, ValueError, TypeError, OverflowError) as error:
+        raise bad_cursor() from error
+    return value, pk
 
 
 def _beyond(field: str, descending: bool, value, pk: int, forward: bool) -> Q:
@@ -65,27 +69,22 @@ def keyset_page(
     field = order.lstrip("-")
     forward_order = [order, "-pk" if descending else "pk"]
     backward_order = [field if descending else f"-{field}", "pk" if descending else "-pk"]
-    kind = queryset.model._meta.get_field(field).get_internal_type()
-    try:
-        if after:
-            value, pk = _decode(after, kind)
-            rows = list(
-                queryset.filter(_beyond(field, descending, value, pk, True)).order_by(*forward_order)[
-                    : size + 1
-                ]
-            )
-            more_after, more_before = len(rows) > size, True
-            rows = rows[:size]
-        elif before or last:
-            if before:
-                value, pk = _decode(before, kind)
-                queryset = queryset.filter(_beyond(field, descending, value, pk, False))
-            rows = list(queryset.order_by(*backward_order)[: size + 1])
-            more_before, more_after = len(rows) > size, bool(before)
-            rows = list(reversed(rows[:size]))
-        else:
-            raise ValueError("first page")
-    except ValueError:
+    model_field, pk_field = queryset.model._meta.get_field(field), queryset.model._meta.pk
+    if after:
+        value, pk = _decode(after, model_field, pk_field)
+        rows = list(
+            queryset.filter(_beyond(field, descending, value, pk, True)).order_by(*forward_order)[: size + 1]
+        )
+        more_after, more_before = len(rows) > size, True
+        rows = rows[:size]
+    elif before or last:
+        if before:
+            value, pk = _decode(before, model_field, pk_field)
+            queryset = queryset.filter(_beyond(field, descending, value, pk, False))
+        rows = list(queryset.order_by(*backward_order)[: size + 1])
+        more_before, more_after = len(rows) > size, bool(before)
+        rows = list(reversed(rows[:size]))
+    else:
         rows = list(queryset.order_by(*forward_order)[: size + 1])
         more_after, more_before = len(rows) > size, False
         rows = rows[:size]

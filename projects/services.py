@@ -33,11 +33,12 @@ from registry.models import (
     MethodologyStatus,
     Organisation,
     OrganisationKind,
+    OrganisationStatus,
     OrgRole,
     User,
 )
 from registry.services import TransitionRefused
-from registry.uploads import check_upload
+from registry.uploads import check_upload, display_name, storage_name
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,46 @@ def organisation_of(case) -> Organisation:
 def require_applicant(organisation: Organisation, user: User) -> None:
     if not organisation.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists():
         raise PermissionDenied(_("Only the organisation's administrator or declarants may do this."))
+
+
+# --- Verification bodies ------------------------------------------------------------------------------
+# A verification body is never named on its own or a related organisation's declaration. "Related" is
+# what the data model can tell: the same organisation, or one with the same legal representative (names
+# compared without spaces or case). Sharing a member is impossible: a user belongs to one organisation.
+
+
+def _person(name: str) -> str:
+    return "".join(name.split()).casefold()
+
+
+def verification_body_problem(body: Organisation, organisation: Organisation) -> str | None:
+    """Why `body` may not verify `organisation`'s declarations, as a sentence; None when it may."""
+    if body.kind != OrganisationKind.VERIFICATION_BODY or body.status != OrganisationStatus.VERIFIED:
+        return _("Choose a verified verification body.")
+    if body.pk == organisation.pk:
+        return _(
+            "An organisation never verifies its own declarations: choose an independent verification body."
+        )
+    if _person(body.legal_representative) == _person(organisation.legal_representative):
+        return _(
+            "%(body)s has the same legal representative as %(organisation)s: choose an independent "
+            "verification body."
+        ) % {"body": body, "organisation": organisation}
+    return None
+
+
+def verification_bodies_for(organisation: Organisation):
+    """The verified verification bodies that may verify the organisation's declarations."""
+    bodies = Organisation.objects.filter(
+        kind=OrganisationKind.VERIFICATION_BODY, status=OrganisationStatus.VERIFIED
+    )
+    # Few rows: the names are compared here, as verification_body_problem compares them.
+    dependent = [
+        body.pk
+        for body in bodies.only("pk", "kind", "status", "legal_representative")
+        if verification_body_problem(body, organisation) is not None
+    ]
+    return bodies.exclude(pk__in=dependent)
 
 
 def require_editable(case) -> None:
@@ -205,10 +246,13 @@ def may_upload(case, user: User, doc_type: str) -> bool:
     """The applicant uploads while the case is editable; the assigned verification body uploads its
     report and opinion until the case is decided."""
     if doc_type in VERIFICATION_DOCUMENTS:
+        if not isinstance(case, Declaration) or case.verification_body_id is None:
+            return False
+        body = case.verification_body
+        # The body named on the case, still verified and independent, and a member who may act.
         return (
-            isinstance(case, Declaration)
-            and case.verification_body_id is not None
-            and case.verification_body.memberships.filter(user=user).exists()
+            body.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists()
+            and verification_body_problem(body, case.project.organisation) is None
             and case.stage not in {Stage.APPROVED, *DEAD_STAGES}
         )
     organisation = organisation_of(case)
@@ -230,9 +274,10 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
     checked = check_upload(upload)
     owner = {"declaration": case} if isinstance(case, Declaration) else {"project": case}
     version = (Document.objects.filter(doc_type=doc_type, **owner).aggregate(v=Max("version"))["v"] or 0) + 1
-    original_name = upload.name[:200]
-    # Stored under a name of our own making: nothing of the user's file name reaches the storage path.
-    upload.name = f"{doc_type}-v{version}{_suffix(checked.kind)}"
+    # The user's name is kept for display only, tidied; the file is stored under a random name of ours
+    # with the checked kind's extension, so nothing the user wrote reaches the storage path.
+    original_name = display_name(upload.name, max_length=200)
+    upload.name = storage_name(checked)
     document = Document.objects.create(
         doc_type=doc_type,
         version=version,
@@ -251,12 +296,6 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
         after={"document": doc_type, "version": version, "sha256": checked.sha256},
     )
     return document
-
-
-def _suffix(kind: str) -> str:
-    from registry.uploads import EXTENSIONS
-
-    return EXTENSIONS[kind]
 
 
 # --- Declarations --------------------------------------------------------------------------------------
@@ -288,9 +327,14 @@ def period_problems(
     return problems
 
 
-def _check_verification_body(body: Organisation | None) -> None:
-    if body is not None and body.kind != OrganisationKind.VERIFICATION_BODY:
-        raise ValidationError(_("Choose a verification body."))
+def _check_verification_body(body: Organisation | None, organisation: Organisation) -> None:
+    if body is None:
+        return
+    # Judged as the rows are now, not as the caller's copies were.
+    body = Organisation.objects.get(pk=body.pk)
+    problem = verification_body_problem(body, Organisation.objects.get(pk=organisation.pk))
+    if problem:
+        raise ValidationError(problem)
 
 
 @transaction.atomic
@@ -311,7 +355,7 @@ def create_declaration(
     problems = period_problems(project, period_start, period_end)
     if problems:
         raise ValidationError(problems)
-    _check_verification_body(verification_body)
+    _check_verification_body(verification_body, project.organisation)
     declaration = Declaration.objects.create(
         project=project,
         period_start=period_start,
@@ -339,7 +383,7 @@ def update_declaration(
     problems = period_problems(locked.project, period_start, period_end, exclude=locked)
     if problems:
         raise ValidationError(problems)
-    _check_verification_body(verification_body)
+    _check_verification_body(verification_body, locked.project.organisation)
     period_changed = (locked.period_start, locked.period_end) != (period_start, period_end)
     locked.period_start, locked.period_end, locked.verification_body = (
         period_start,
@@ -492,6 +536,11 @@ def _declaration_problems(declaration: Declaration) -> list[str]:
     )
     if declaration.verification_body_id is None:
         problems.append(_("Choose the verification body that verifies this declaration."))
+    else:
+        # The body may have been suspended, changed kind or become related since it was chosen.
+        problem = verification_body_problem(declaration.verification_body, declaration.project.organisation)
+        if problem:
+            problems.append(problem)
     calculator = calculator_of(declaration)
     if calculator is not None:
         if calculator.entry_kind == calculators.MONTHLY:

@@ -6,29 +6,36 @@ The template has a header row, then one row per month of the period: column A th
 The parser is strict: it reports every bad cell (row, column letter, translated message) and returns
 nothing when anything is wrong. It reads with openpyxl in read-only mode; openpyxl parses the XML with
 defusedxml when that is installed (it is a dependency), so entity declarations ("billion laughs") are
-refused. The zip's declared sizes and the number of rows are capped before and while reading, so a
-small upload cannot make the server inflate or walk a huge sheet.
+refused, and registry.uploads checks the zip first (every member's declared and inflated size, under
+any name; no macros or external links; no DTDs). The number of rows is capped while reading, so a small
+upload cannot make the server inflate or walk a huge sheet.
 """
 
 import datetime
 import math
 import re
 import unicodedata
-import zipfile
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from io import BytesIO
 
 import openpyxl
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from openpyxl.styles import Font
+
+from registry.exports import set_cell
+from registry.uploads import check_workbook
 
 MONTH_COLUMN, VALUE_COLUMN = "A", "B"
 MAX_MWH_PER_MONTH = Decimal(1_000_000)
 THOUSANDTH = Decimal("0.001")
-# Sum of the declared uncompressed sizes of the XML parts openpyxl parses. A filled-in template is a few
-# tens of kB; this leaves room for workbooks saved by any spreadsheet program with extra sheets and styles.
-MAX_XML_BYTES = 20 * 1024 * 1024
+# What all members of an uploaded sheet may unpack to together, whatever their names. A filled-in template
+# is a few tens of kB; this leaves room for workbooks saved by any spreadsheet program with extra sheets
+# and styles, and keeps what openpyxl holds in memory small.
+MAX_UNPACKED_BYTES = 20 * 1024 * 1024
+# Cells in the whole workbook: the template has two per month; openpyxl takes about 30 µs per cell.
+MAX_CELLS = 20_000
 # How much of a bad cell's content is quoted back in a message.
 MAX_QUOTED_CHARS = 40
 
@@ -71,19 +78,21 @@ def monthly_template(start: datetime.date, end: datetime.date) -> bytes:
     # Excel limits sheet titles to 31 characters.
     sheet.title = _("Monthly generation")[:31]
     headers = (_("Month (YYYY-MM)"), _("Electricity supplied or self-consumed (MWh)"))
+    # Every cell goes through registry.exports, like every spreadsheet the portal writes.
     for column, text in zip((MONTH_COLUMN, VALUE_COLUMN), headers, strict=True):
         cell = sheet[f"{column}1"]
-        cell.value = text
+        set_cell(cell, text)
         cell.font = Font(bold=True)
     months = months_of(start, end)
     for row, month in enumerate(months, start=2):
-        cell = sheet.cell(row=row, column=1, value=month_label(month))
+        cell = sheet.cell(row=row, column=1)
+        set_cell(cell, month_label(month))
         # Text, so that a spreadsheet program does not turn "2022-03" into a date.
         cell.number_format = "@"
-    note = sheet.cell(
-        row=len(months) + 3,
-        column=1,
-        value=_(
+    note = sheet.cell(row=len(months) + 3, column=1)
+    set_cell(
+        note,
+        _(
             "Enter the MWh of each month in column B with up to three decimal places and no negative "
             "numbers. Keep exactly one row per month of the monitoring period."
         ),
@@ -190,21 +199,14 @@ def _unreadable() -> SheetRefused:
 
 def _read_rows(content: bytes, max_rows: int) -> list[tuple[object, object]]:
     """The values of columns A and B of each row of the first worksheet, at most max_rows rows."""
+    # The one upload checker: every member, under whatever name, is held to the cap (declared and
+    # inflated size, compression ratio); macros, external links and DTDs are refused before openpyxl.
     try:
-        with zipfile.ZipFile(BytesIO(content)) as archive:
-            # zipfile never inflates a member beyond its declared size, so the declared sizes bound the work.
-            xml_bytes = sum(
-                info.file_size for info in archive.infolist() if info.filename.endswith((".xml", ".rels"))
-            )
-    except Exception:
-        raise _unreadable() from None
-    if xml_bytes > MAX_XML_BYTES:
-        raise _sheet_refused(
-            _(
-                "This workbook is too large for a sheet of monthly figures. Download the template and "
-                "fill it in."
-            )
-        )
+        check_workbook(content, max_unpacked=MAX_UNPACKED_BYTES, max_cells=MAX_CELLS)
+    except ValidationError as error:
+        if error.code in ("kind", "damaged"):
+            raise _unreadable() from None
+        raise _sheet_refused(error.messages[0]) from None
 
     workbook = None
     rows: list[tuple[object, object]] = []

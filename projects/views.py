@@ -19,10 +19,11 @@ from projects.forms import (
     SpreadsheetForm,
 )
 from projects.models import CaseRecord, Declaration, Document, Finding, Letter, Project, Stage
-from projects.spreadsheets import SheetRefused, monthly_template, read_monthly_sheet
+from projects.spreadsheets import CellError, SheetRefused, monthly_template, read_monthly_sheet
 from registry import audit, calculators
 from registry.models import VERIFICATION_DOCUMENTS, DocumentType, Membership
 from registry.services import TransitionRefused
+from registry.uploads import KIND_OF_CONTENT_TYPE, PDF, XLSX, attachment, check_upload
 
 
 def _membership(request: HttpRequest) -> Membership:
@@ -177,7 +178,8 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _upload(request: HttpRequest, case) -> HttpResponse:
     form = DocumentForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Choose a document type and a file."))
+        # Django's own field messages say what is wrong (no file, an empty file, an unknown type).
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
         return redirect(case)
     try:
         document = services.upload_document(
@@ -229,7 +231,7 @@ def project_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def declaration_create(request: HttpRequest, pk: int) -> HttpResponse:
     project = _project(request, pk)
     services.require_applicant(project.organisation, request.user)
-    form = DeclarationForm(request.POST or None)
+    form = DeclarationForm(request.POST or None, organisation=project.organisation)
     if request.method == "POST" and form.is_valid():
         try:
             declaration = services.create_declaration(
@@ -253,7 +255,9 @@ def declaration_create(request: HttpRequest, pk: int) -> HttpResponse:
 def declaration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     services.require_applicant(declaration.project.organisation, request.user)
-    form = DeclarationForm(request.POST or None, instance=declaration)
+    form = DeclarationForm(
+        request.POST or None, instance=declaration, organisation=declaration.project.organisation
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.update_declaration(
@@ -359,12 +363,18 @@ def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
     form = SpreadsheetForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Choose an XLSX file."))
+        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
         return redirect(declaration)
     upload = form.cleaned_data["sheet"]
     if upload.size > 2 * 1024 * 1024:
         messages.error(request, _("A monitoring sheet is at most 2 MB."))
         return redirect(declaration)
+    try:
+        # Parsed as a workbook (size caps under any member name, no macros, no DTDs) before it is read.
+        check_upload(upload, allowed=(XLSX,))
+    except ValidationError as error:
+        errors = [CellError(0, "", message) for message in error.messages]
+        return _declaration_page(request, declaration, sheet_errors=errors, status=400)
     try:
         values = read_monthly_sheet(upload.read(), declaration.period_start, declaration.period_end)
         services.save_monitoring_data(declaration, by=request.user, values=values)
@@ -382,12 +392,11 @@ def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def declaration_template(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = _declaration(request, pk)
-    response = HttpResponse(
+    return attachment(
         monthly_template(declaration.period_start, declaration.period_end),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        kind=XLSX,
+        stem=f"monitoring-declaration-{declaration.pk}",
     )
-    response["Content-Disposition"] = f'attachment; filename="monitoring-{declaration.pk}.xlsx"'
-    return response
 
 
 @require_POST
@@ -420,14 +429,13 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
     case = document.case
     if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
         raise Http404
-    response = FileResponse(
-        document.file.open("rb"),
-        as_attachment=True,
-        filename=document.original_name,
-        content_type=document.content_type,
+    # Named by us from what the document is, never by the uploader: "monitoring-report-WH-PV-0001-v2.pdf".
+    reference = case.code if isinstance(case, Project) and case.code else f"{case._meta.model_name}-{case.pk}"
+    return attachment(
+        document.file,
+        kind=KIND_OF_CONTENT_TYPE.get(document.content_type),
+        stem=f"{document.doc_type.replace('_', '-')}-{reference}-v{document.version}",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @login_required
@@ -441,14 +449,7 @@ def letter_download(request: HttpRequest, pk: int) -> FileResponse:
     applicant = services.organisation_of(case).memberships.filter(user=request.user).exists()
     if not applicant and not request.user.has_perm("projects.review_case"):
         raise Http404
-    response = FileResponse(
-        letter.file.open("rb"),
-        as_attachment=True,
-        filename=f"{letter.number}.pdf",
-        content_type="application/pdf",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return attachment(letter.file, kind=PDF, stem=letter.number)
 
 
 @require_POST

@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry import audit
+from registry import audit, mfa
 from registry.models import (
     AuditEvent,
     CalendarDay,
@@ -12,6 +14,7 @@ from registry.models import (
     Organisation,
     User,
 )
+from registry.services import TransitionRefused
 
 
 @admin.register(User)
@@ -32,6 +35,26 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})
     ]
+
+    actions = ["reset_mfa"]
+
+    @admin.action(
+        description=_("Reset two-factor login (they set it up again at their next login)"),
+        permissions=["reset_mfa"],
+    )
+    def reset_mfa(self, request, queryset):
+        for user in queryset:
+            try:
+                mfa.reset_mfa(user, by=request.user)
+            except TransitionRefused as refusal:
+                self.message_user(request, f"{user.email}: {refusal}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("Two-factor login of %(email)s is reset.") % {"email": user.email}
+                )
+
+    def has_reset_mfa_permission(self, request) -> bool:
+        return request.user.has_perm("otp_totp.delete_totpdevice")
 
     # Bureau roles and rights are granted here, so their changes go into the audit trail like any other.
     def save_model(self, request, obj, form, change):
@@ -114,3 +137,10 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Authenticators and recovery codes change only through registry.mfa, which records each change in the
+# audit trail; django-otp's own admin pages would let them change unrecorded.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)

@@ -30,6 +30,9 @@ ACTION_LABELS = {
     "organisation.suspended": _("Suspended"),
     "organisation.reinstated": _("Reinstated"),
     "organisation.updated": _("Details changed"),
+    "organisation.kind_changed": _("Kind changed by the Bureau; back in verification"),
+    "organisation.covered_emitter_changed": _("Covered-emitter status changed by the Bureau"),
+    "organisation.sign_up_repeated": _("Someone tried to register it again"),
     "membership.invited": _("Member invited"),
     "membership.joined": _("Member joined"),
     "membership.role_changed": _("Member's role changed"),
@@ -39,6 +42,13 @@ ACTION_LABELS = {
     "user.logged_in": _("Logged in"),
     "user.login_failed": _("Failed login"),
     "user.roles_changed": _("Bureau roles changed"),
+    "user.sign_up_repeated": _("Someone tried to register with this e-mail address"),
+    "user.password_reset": _("Password reset by e-mail link"),
+    "user.mfa_enrolled": _("Two-factor login set up"),
+    "user.mfa_recovery_code_used": _("Recovery code used to log in"),
+    "user.mfa_recovery_codes_renewed": _("New recovery codes made"),
+    "user.mfa_removed": _("Two-factor login turned off"),
+    "user.mfa_reset": _("Two-factor login reset by a registry administrator"),
 }
 _source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
@@ -72,10 +82,16 @@ def _normal_ip(value: str | None) -> str | None:
         return None
 
 
-def canonical(event: AuditEvent) -> bytes:
-    body = {
+def timestamp(moment) -> str:
+    """UTC with microseconds, one fixed format, as hashed and signed."""
+    return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_fields(event: AuditEvent) -> dict:
+    """The hashed fields, as plain JSON values (the audit chain export writes exactly these)."""
+    return {
         "seq": event.seq,
-        "created_at": event.created_at.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_at": timestamp(event.created_at),
         "actor_id": event.actor_id,
         "actor_name": event.actor_name,
         "action": event.action,
@@ -88,7 +104,13 @@ def canonical(event: AuditEvent) -> bytes:
         "source_ip": event.source_ip,
         "prev_hash": event.prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical(event: AuditEvent) -> bytes:
+    # registry/checkpoint_verifier.py restates this (it runs without Django); a test keeps them equal.
+    return json.dumps(
+        canonical_fields(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def digest(event: AuditEvent) -> str:
@@ -174,17 +196,26 @@ def events_of(subject: models.Model):
 class Break:
     seq: int
     reason: str
+    rule: str = "chain"  # chain: an event altered, missing or out of line; head: the head row disagrees
 
 
 FIELDS = [f.attname for f in AuditEvent._meta.concrete_fields]
 
 
-def verify_chain(chunk_size: int = 5000) -> Iterator[int | Break]:
-    """Walk the chain in order, in bounded memory. Yields each checked seq, or the first Break and stops."""
-    expected_prev, expected_seq = GENESIS, 1
+def events_in_order(chunk_size: int = 5000) -> Iterator[AuditEvent]:
+    """Every event by seq, in bounded memory (a server-side cursor on PostgreSQL)."""
     rows = AuditEvent.objects.order_by("seq").values_list(*FIELDS).iterator(chunk_size=chunk_size)
     for row in rows:
-        event = AuditEvent(**dict(zip(FIELDS, row, strict=True)))
+        yield AuditEvent(**dict(zip(FIELDS, row, strict=True)))
+
+
+def verify_chain(chunk_size: int = 5000) -> Iterator[int | Break]:
+    """Walk the chain in order, in bounded memory. Yields each checked seq, or the first Break and stops.
+
+    Inside the database alone, a tail deleted with the head moved back, or an emptied table with the
+    head reset, look like a shorter history: registry.checkpoints compares with signed checkpoints."""
+    expected_prev, expected_seq = GENESIS, 1
+    for event in events_in_order(chunk_size):
         if event.seq != expected_seq:
             yield Break(expected_seq, f"event #{expected_seq} is missing (next found: #{event.seq})")
             return
@@ -197,5 +228,15 @@ def verify_chain(chunk_size: int = 5000) -> Iterator[int | Break]:
         expected_prev, expected_seq = event.hash, expected_seq + 1
         yield event.seq
     head = AuditChainHead.objects.filter(id=1).first()
-    if head and head.last_seq != expected_seq - 1:
-        yield Break(expected_seq, f"the chain ends at #{expected_seq - 1} but its head says #{head.last_seq}")
+    if head is None and expected_seq > 1:
+        yield Break(expected_seq - 1, "the chain's head row is missing", "head")
+    elif head and head.last_seq != expected_seq - 1:
+        yield Break(
+            expected_seq, f"the chain ends at #{expected_seq - 1} but its head says #{head.last_seq}", "head"
+        )
+    elif head and head.last_hash != expected_prev:
+        yield Break(
+            expected_seq - 1,
+            f"the head names a hash that is not event #{expected_seq - 1}'s: the head row was rewritten",
+            "head",
+        )

@@ -5,8 +5,11 @@ Identifiers are valid by their check characters but invented: they are demo valu
 and addresses the article does not give.
 """
 
+from base64 import b32decode
+
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import roles, services
 from registry.identifiers import make_credit_code, make_identity_number
@@ -22,6 +25,9 @@ from registry.models import (
 
 DEMO_PASSWORD = "demo-pass-2023"  # noqa: S105 (a published demo password, refused with DEBUG off)
 DEMO_DOMAIN = "demo.example"
+# Published like the password, demo only: every demo bureau login has an authenticator with this secret,
+# so the office can be tried with any authenticator app, or `oathtool --totp -b SECRET`. Never for real.
+DEMO_TOTP_SECRET = "MNQXEYTPNYWXEZLHNFZXI4TZFVSGK3LP"  # noqa: S105 (base32 of b"carbon-registry-demo")
 
 # (e-mail local part, name, bureau roles, what the login is for)
 BUREAU = [
@@ -165,6 +171,9 @@ def seed_people() -> dict[str, Organisation]:
     for local, name, role_names, _ in BUREAU:
         user = _user(local, name, is_staff=True, is_superuser=(local == "admin"))
         user.groups.add(*Group.objects.filter(name__in=role_names))
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            key = b32decode(DEMO_TOTP_SECRET).hex()
+            TOTPDevice.objects.create(user=user, name="demo authenticator", key=key, confirmed=True)
     registrar = User.objects.get(email=f"registrar@{DEMO_DOMAIN}")
 
     organisations = {}
@@ -179,7 +188,11 @@ def seed_people() -> dict[str, Organisation]:
                 identifier=identifier,
                 district=district,
                 is_covered_emitter=covered,
-                legal_representative="张三 (demo)" if kind != OrganisationKind.HOUSEHOLD else name,
+                # The verification body has its own: one sharing the applicants' would be related to them.
+                legal_representative={
+                    OrganisationKind.HOUSEHOLD: name,
+                    OrganisationKind.VERIFICATION_BODY: "王五 (demo)",
+                }.get(kind, "张三 (demo)"),
                 address=f"{District(district).label} (demo address)",
                 contact_name="联系人 (demo)",
                 contact_phone="027-0000-0000",

@@ -4,14 +4,14 @@ from django.utils.translation import gettext_lazy as _
 
 from registry import identifiers
 from registry.models import Language, Organisation, OrganisationKind, OrgRole, User
-from registry.uploads import check_upload
+from registry.uploads import check_upload, storage_name
 
+# What the organisation's admin may edit. What the organisation is (its kind, the covered-emitter flag)
+# is not here: only the registry administrator changes it, through an audited action.
 ORGANISATION_FIELDS = [
-    "kind",
     "name",
     "name_en",
     "identifier",
-    "is_covered_emitter",
     "legal_representative",
     "address",
     "district",
@@ -22,6 +22,7 @@ ORGANISATION_FIELDS = [
 
 
 class OrganisationForm(forms.ModelForm):
+    refuses_registered_identifier = True
     # Longer than the stored 18 characters: people paste codes with spaces, which clean() removes.
     identifier = forms.CharField(
         label=_("Unified Social Credit Code or resident identity number"),
@@ -45,11 +46,15 @@ class OrganisationForm(forms.ModelForm):
         upload = self.cleaned_data.get("business_licence")
         if upload:
             self.checked_licence = check_upload(upload)
+            # Stored under our own name with the checked kind's extension, never the user's name.
+            upload.name = storage_name(self.checked_licence)
         return upload
 
     def clean(self):
         data = super().clean()
-        kind, identifier = data.get("kind"), data.get("identifier")
+        # Sign-up chooses the kind; an edit keeps the organisation's own.
+        kind = data.get("kind") if "kind" in self.fields else self.instance.kind
+        identifier = data.get("identifier")
         if identifier and kind:
             validate = (
                 identifiers.validate_identity_number
@@ -64,12 +69,10 @@ class OrganisationForm(forms.ModelForm):
                 taken = Organisation.objects.filter(identifier=data["identifier"]).exclude(
                     pk=self.instance.pk
                 )
-                if taken.exists():
+                if self.refuses_registered_identifier and taken.exists():
                     self.add_error(
                         "identifier", _("An organisation with this identifier is already registered.")
                     )
-        if data.get("is_covered_emitter") and kind != OrganisationKind.ENTERPRISE:
-            self.add_error("is_covered_emitter", _("Only an enterprise can be a covered emitter."))
         return data
 
 
@@ -83,6 +86,13 @@ class SignUpForm(OrganisationForm):
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, strip=False)
 
     ACCOUNT_FIELDS = ("admin_name", "admin_email", "language", "password1", "password2")
+    # Whether the identifier or the e-mail address is registered already is never the form's answer: that
+    # would tell anyone who is registered. services.sign_up decides, and the page answers the same.
+    refuses_registered_identifier = False
+
+    class Meta(OrganisationForm.Meta):
+        # The kind is chosen at registration (the Bureau verifies it); never the covered-emitter flag.
+        fields = ["kind", *ORGANISATION_FIELDS]
 
     def organisation_fields(self):
         return [self[name] for name in self.fields if name not in self.ACCOUNT_FIELDS]
@@ -91,10 +101,10 @@ class SignUpForm(OrganisationForm):
         return [self[name] for name in self.ACCOUNT_FIELDS]
 
     def clean_admin_email(self):
-        email = self.cleaned_data["admin_email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(_("An account with this e-mail address already exists."))
-        return email
+        return self.cleaned_data["admin_email"].strip().lower()
+
+    def validate_unique(self):
+        pass  # the model's unique identifier would answer "already exists"; see refuses_registered_identifier
 
     def clean(self):
         data = super().clean()
@@ -112,6 +122,18 @@ class SignUpForm(OrganisationForm):
 
 class ReasonForm(forms.Form):
     note = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class KindForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
+    reason = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CoveredEmitterForm(forms.Form):
+    is_covered_emitter = forms.BooleanField(
+        label=_("A covered emitter of the regional carbon market"), required=False
+    )
+    reason = forms.CharField(label=_("Reasons"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
 class InviteForm(forms.Form):
@@ -146,3 +168,12 @@ class AcceptInvitationForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return data
+
+
+class OTPCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        help_text=_("The 6-digit code your authenticator app shows now, or one of your recovery codes."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+    )

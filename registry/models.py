@@ -313,6 +313,32 @@ class AuditChainHead(models.Model):
         return f"audit head #{self.last_seq}"
 
 
+class Checkpoint(models.Model):
+    """A signed, published statement of the audit chain's head and the ledger's totals at one moment.
+
+    Anyone who keeps a copy can later prove that history up to `seq` was not rewritten, even by someone
+    holding the database's superuser password (registry.checkpoints). Never updated or deleted (a
+    trigger refuses it on PostgreSQL); each names the previous one's hash, so they form a chain too.
+    """
+
+    number = models.PositiveIntegerField(unique=True, editable=False)
+    seq = models.BigIntegerField(editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    totals = models.JSONField(editable=False)
+    prev_checkpoint_hash = models.CharField(max_length=64, editable=False)
+    checkpoint_hash = models.CharField(max_length=64, unique=True, editable=False)
+    signature = models.CharField(max_length=128, editable=False)  # hex: no cell starts with a formula sign
+
+    class Meta:
+        verbose_name = _("signed checkpoint")
+        verbose_name_plural = _("signed checkpoints")
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.number} (event #{self.seq})"
+
+
 class Delivery(models.Model):
     """Delivery state of one notification (event × recipient × channel): kept apart from audit events."""
 

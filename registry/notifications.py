@@ -55,9 +55,14 @@ def recipients_of(event: AuditEvent) -> list[Recipient]:
         "organisation.suspended",
         "organisation.reinstated",
         "organisation.updated",
+        "organisation.kind_changed",
+        "organisation.covered_emitter_changed",
+        "organisation.sign_up_repeated",
     }:
         organisation = Organisation.objects.get(pk=event.subject_id)
         return organisation_admins(organisation)
+    if event.action == "user.sign_up_repeated":
+        return _users(User.objects.filter(pk=event.subject_id))
     if event.action == "membership.invited":
         invitation = Invitation.objects.get(pk=event.subject_id)
         return [Recipient(invitation.email, None)]

@@ -45,6 +45,8 @@ ROLE_PERMISSIONS = {
         "registry.verify_organisation",
         "registry.view_user",
         "registry.view_membership",
+        # Resets the two-factor login of someone who lost their authenticator (registry.mfa.reset_mfa).
+        "otp_totp.delete_totpdevice",
     ],
 }
 

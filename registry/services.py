@@ -5,6 +5,8 @@ Organisation status:
     pending --verify_organisation--> verified --suspend_organisation--> suspended
     pending --reject_organisation--> rejected          suspended --reinstate_organisation--> verified
     verified, rejected --update_organisation (name, identifier or legal representative changed)--> pending
+    pending, verified, rejected --change_kind (registry administrator)--> pending
+    (set_covered_emitter, registry administrator, enterprises only: the status stays)
 
 Each transition locks the row, checks the source state and the actor's right, records the audit event
 and sends its notifications after commit.
@@ -13,18 +15,21 @@ and sends its notifications after commit.
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from registry import audit
+from registry import audit, identifiers
 from registry.models import (
     Heartbeat,
     Invitation,
     Membership,
     Organisation,
+    OrganisationKind,
     OrganisationStatus,
     OrgRole,
     User,
@@ -33,6 +38,9 @@ from registry.models import (
 INVITATION_DAYS = 14
 # Changing any of these sends a verified organisation back to the bureau for verification.
 IDENTITY_FIELDS = ("name", "identifier", "legal_representative")
+# What an organisation is and where it stands: never changed through the organisation's own edit, only
+# by the registry administrator's audited actions (change_kind, set_covered_emitter, the decisions).
+REGISTRAR_FIELDS = ("kind", "is_covered_emitter", "status", "status_reason", "verified_at")
 
 
 class TransitionRefused(Exception):
@@ -54,9 +62,35 @@ def record_heartbeat(name: str) -> Heartbeat:
 # --- Sign-up and e-mail confirmation ------------------------------------------------------------
 
 
+# Someone signing up again with a registered identifier or e-mail address: its owner hears of it at most
+# once in this many seconds (each attempt would otherwise send an e-mail a stranger can trigger).
+SIGN_UP_REPEAT_NOTICE_SECONDS = 3600
+
+
 @transaction.atomic
-def sign_up(*, organisation: Organisation, email: str, full_name: str, password: str, language: str) -> User:
-    """New organisation (pending) and its admin user (inactive until the e-mail is confirmed)."""
+def sign_up(
+    *, organisation: Organisation, email: str, full_name: str, password: str, language: str
+) -> User | None:
+    """New organisation (pending) and its admin user (inactive until the e-mail is confirmed).
+
+    If the identifier or the e-mail address is registered already, nothing is created and the caller
+    answers exactly as for a new sign-up: the organisation's administrators, or the account's owner, are
+    told by e-mail that someone tried. Returns the new user, or None."""
+    registered_user = User.objects.filter(email__iexact=email).first()
+    registered_org = Organisation.objects.filter(identifier=organisation.identifier).first()
+    if registered_user is None and registered_org is None:
+        try:
+            with transaction.atomic():  # a savepoint: an identical sign-up at the same moment may win
+                return _create_sign_up(organisation, email, full_name, password, language)
+        except IntegrityError:
+            registered_user = User.objects.filter(email__iexact=email).first()
+            registered_org = Organisation.objects.filter(identifier=organisation.identifier).first()
+    make_password(password)  # the work a new account's password costs, so the answer takes as long
+    _tell_owners_of_repeated_sign_up(registered_org, registered_user, email)
+    return None
+
+
+def _create_sign_up(organisation: Organisation, email, full_name, password, language) -> User:
     user = User.objects.create_user(
         email=email, password=password, full_name=full_name, language=language, is_active=False
     )
@@ -71,6 +105,27 @@ def sign_up(*, organisation: Organisation, email: str, full_name: str, password:
     )
     notify_after_commit(event)
     return user
+
+
+def _tell_owners_of_repeated_sign_up(organisation: Organisation | None, user: User | None, email: str):
+    if organisation is not None and cache.add(
+        f"sign-up-repeated:organisation:{organisation.pk}", 1, SIGN_UP_REPEAT_NOTICE_SECONDS
+    ):
+        event = audit.record(
+            actor=None, action="organisation.sign_up_repeated", subject=organisation, after={"email": email}
+        )
+        notify_after_commit(event)
+    told_as_admin = (
+        organisation is not None
+        and user is not None
+        and Membership.objects.filter(organisation=organisation, user=user, role=OrgRole.ADMIN).exists()
+    )
+    if (
+        user is not None
+        and not told_as_admin
+        and cache.add(f"sign-up-repeated:user:{user.pk}", 1, SIGN_UP_REPEAT_NOTICE_SECONDS)
+    ):
+        notify_after_commit(audit.record(actor=None, action="user.sign_up_repeated", subject=user))
 
 
 @transaction.atomic
@@ -185,6 +240,102 @@ def reinstate_organisation(organisation: Organisation, *, by: User, note: str = 
     )
 
 
+# --- What an organisation is: changed by the registry administrator only ---------------------------------
+
+
+def _identifier_fits(kind: str, identifier: str) -> bool:
+    validate = (
+        identifiers.validate_identity_number
+        if kind == OrganisationKind.HOUSEHOLD
+        else identifiers.validate_credit_code
+    )
+    try:
+        validate(identifier)
+    except ValidationError:
+        return False
+    return True
+
+
+@transaction.atomic
+def change_kind(organisation: Organisation, *, kind: str, by: User, reason: str) -> Organisation:
+    """pending, verified, rejected → pending with the new kind, by a registry administrator; tells the
+    organisation's admins. A suspended organisation is reinstated first, so suspension is never bypassed."""
+    _require_verifier(by)
+    reason = _require_reason(reason)
+    if kind not in OrganisationKind.values:
+        raise TransitionRefused(_("Choose a kind of organisation."))
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if locked.status == OrganisationStatus.SUSPENDED:
+        raise TransitionRefused(
+            _("%(organisation)s is suspended; reinstate it before changing its kind.")
+            % {"organisation": locked}
+        )
+    if locked.kind == kind:
+        raise TransitionRefused(
+            _("%(organisation)s already is of the kind “%(kind)s”.")
+            % {"organisation": locked, "kind": OrganisationKind(kind).label}
+        )
+    if not _identifier_fits(kind, locked.identifier):
+        raise TransitionRefused(
+            _(
+                "The identifier of %(organisation)s does not fit the kind “%(kind)s” (a household has a "
+                "resident identity number, every other kind a Unified Social Credit Code)."
+            )
+            % {"organisation": locked, "kind": OrganisationKind(kind).label}
+        )
+    before = {"kind": locked.kind, "status": locked.status}
+    after = {"kind": kind, "status": OrganisationStatus.PENDING}
+    if locked.is_covered_emitter and kind != OrganisationKind.ENTERPRISE:
+        # Only an enterprise carries the flag (a database constraint too).
+        before["is_covered_emitter"], after["is_covered_emitter"] = True, False
+        locked.is_covered_emitter = False
+    locked.kind = kind
+    # A new kind is a new registration to check: back to verification, like a change of identity.
+    locked.status = OrganisationStatus.PENDING
+    locked.status_reason = reason
+    locked.save(update_fields=["kind", "is_covered_emitter", "status", "status_reason"])
+    event = audit.record(
+        actor=by,
+        action="organisation.kind_changed",
+        subject=locked,
+        before=before,
+        after=after,
+        comment=reason,
+    )
+    notify_after_commit(event)
+    return locked
+
+
+@transaction.atomic
+def set_covered_emitter(organisation: Organisation, *, flag: bool, by: User, reason: str) -> Organisation:
+    """Put an enterprise on the covered-emitter list or take it off, by a registry administrator; the
+    status stays; tells the organisation's admins."""
+    _require_verifier(by)
+    reason = _require_reason(reason)
+    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if locked.kind != OrganisationKind.ENTERPRISE:
+        raise TransitionRefused(_("Only an enterprise can be a covered emitter."))
+    if locked.is_covered_emitter == flag:
+        message = (
+            _("%(organisation)s already is a covered emitter.")
+            if flag
+            else _("%(organisation)s is not a covered emitter.")
+        )
+        raise TransitionRefused(message % {"organisation": locked})
+    locked.is_covered_emitter = flag
+    locked.save(update_fields=["is_covered_emitter"])
+    event = audit.record(
+        actor=by,
+        action="organisation.covered_emitter_changed",
+        subject=locked,
+        before={"is_covered_emitter": not flag},
+        after={"is_covered_emitter": flag},
+        comment=reason,
+    )
+    notify_after_commit(event)
+    return locked
+
+
 # --- The organisation's own administration ------------------------------------------------------
 
 
@@ -205,6 +356,10 @@ def _require_org_admin(by: User, organisation: Organisation) -> Membership:
 def update_organisation(organisation: Organisation, *, by: User, changes: dict) -> Organisation:
     """The admin edits details; a new name, identifier or legal representative goes back to verification."""
     _require_org_admin(by, organisation)
+    if any(field in REGISTRAR_FIELDS for field in changes):
+        raise PermissionDenied(
+            _("Only a registry administrator changes the kind of an organisation or its status.")
+        )
     locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
     if locked.status == OrganisationStatus.SUSPENDED:
         raise TransitionRefused(_("A suspended organisation cannot change its details."))
@@ -292,6 +447,8 @@ def _admins_left(organisation: Organisation, *, without: Membership) -> int:
 def change_role(membership: Membership, *, by: User, role: str) -> Membership:
     """The admin changes a member's role; the organisation always keeps an admin."""
     _require_org_admin(by, membership.organisation)
+    if role not in OrgRole.values:
+        raise TransitionRefused(_("Choose a role."))
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
     if locked.role == role:
         return locked

@@ -17,3 +17,21 @@ def notify(event_id: int) -> None:
     from registry import notifications
 
     notifications.deliver(event_id)
+
+
+@shared_task
+def take_checkpoint() -> int | None:
+    """After a registration or retirement: sign the chain's head and the ledger's totals. Idempotent."""
+    from registry import checkpoints
+
+    checkpoint = checkpoints.take()
+    return checkpoint.number if checkpoint else None
+
+
+@shared_task
+def take_checkpoint_if_due() -> int | None:
+    """Periodic: a signed checkpoint once the last one is CHECKPOINT_INTERVAL_MINUTES old."""
+    from registry import checkpoints
+
+    checkpoint = checkpoints.take_if_due()
+    return checkpoint.number if checkpoint else None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry import views
+from registry import transparency_views, views
 
 app_name = "registry"
 
@@ -28,10 +28,25 @@ urlpatterns = [
     path("office/", views.office, name="office"),
     path("office/organisations/", views.office_organisations, name="office_organisations"),
     path("office/organisations/<int:pk>/", views.office_organisation, name="office_organisation"),
+    # Before the decisions' <str:decision>, which would otherwise take these two paths.
+    path(
+        "office/organisations/<int:pk>/kind/", views.office_organisation_kind, name="office_organisation_kind"
+    ),
+    path(
+        "office/organisations/<int:pk>/covered-emitter/",
+        views.office_organisation_covered_emitter,
+        name="office_organisation_covered_emitter",
+    ),
     path(
         "office/organisations/<int:pk>/<str:decision>/",
         views.office_organisation_decide,
         name="office_organisation_decide",
     ),
     path("office/audit/", views.audit_log, name="audit_log"),
+    # Transparency: the public key and the signed checkpoints (ADR 0007)
+    path("transparency/", transparency_views.transparency, name="transparency"),
+    path("transparency/checkpoints.json", transparency_views.checkpoints_json, name="checkpoints_json"),
+    path("transparency/public-key.pem", transparency_views.public_key, name="public_key"),
+    path("transparency/feed/", transparency_views.CheckpointFeed(), name="checkpoint_feed"),
+    path("transparency/checkpoint_verifier.py", transparency_views.verifier, name="checkpoint_verifier"),
 ]

@@ -6,19 +6,22 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.signing import BadSignature, SignatureExpired, TimestampSigner
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import cache_page, never_cache
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from registry import audit, notifications, roles, services
+from registry import audit, notifications, params, roles, services, uploads
+from registry.caching import cache_for_anonymous
 from registry.filters import AuditEventFilter, OrganisationFilter
 from registry.forms import (
     AcceptInvitationForm,
+    CoveredEmitterForm,
     InviteForm,
+    KindForm,
     OrganisationForm,
     ReasonForm,
     RoleForm,
@@ -31,6 +34,7 @@ from registry.models import (
     Invitation,
     Membership,
     Organisation,
+    OrganisationKind,
     OrganisationStatus,
     OrgRole,
     User,
@@ -43,7 +47,7 @@ AUDIT_PAGE_SIZE = 50
 # --- Public ---------------------------------------------------------------------------------------
 
 
-@cache_page(60)
+@cache_for_anonymous(60)
 def home(request: HttpRequest) -> HttpResponse:
     from registry.home import home_context
 
@@ -131,11 +135,12 @@ def switch_language(request: HttpRequest) -> HttpResponse:
     Switching the language changes nothing else, so it needs no token."""
     language = request.GET.get("language", "")
     target = request.GET.get("next", "/")
-    if not url_has_allowed_host_and_scheme(
+    # Back to a page of this site only: a path, never another host, and never a URL name to resolve.
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = "/"
-    response = redirect(target)
+    response = HttpResponseRedirect(target)
     if language in dict(settings.LANGUAGES):
         response.set_cookie(
             settings.LANGUAGE_COOKIE_NAME,
@@ -159,19 +164,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def licence_download(request: HttpRequest, pk: int) -> FileResponse:
     """The business licence, to the organisation's members and to the bureau; anyone else gets 404."""
     organisation = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
-    if not organisation.business_licence:
-        raise Http404
-    response = FileResponse(
-        organisation.business_licence.open("rb"),
-        as_attachment=True,
-        filename=f"licence-{organisation.identifier}{_extension(organisation.business_licence.name)}",
+    licence = organisation.business_licence
+    # Stored under our name with the checked kind's extension; an older file under a user's name whose
+    # extension is not one of ours goes out as opaque bytes, never as the type its name suggests.
+    return uploads.attachment(
+        licence,
+        kind=uploads.kind_of_stored_name(licence.name) if licence else None,
+        stem=f"business-licence-{organisation.identifier}",
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-def _extension(name: str) -> str:
-    return "." + name.rsplit(".", 1)[-1] if "." in name else ""
 
 
 # --- Enterprise portal ----------------------------------------------------------------------------
@@ -282,16 +282,20 @@ def invite(request: HttpRequest) -> HttpResponse:
     return redirect("registry:members")
 
 
-def _member_of_own_organisation(request: HttpRequest, pk: int) -> tuple[Membership, Membership]:
+def _member_of_own_organisation(request: HttpRequest, pk: int) -> Membership:
+    """A member of the user's own organisation (404 for anyone else's), for its admin only (403)."""
     own = _own_membership(request)
+    member = get_object_or_404(
+        Membership.objects.select_related("user"), pk=pk, organisation=own.organisation
+    )
     _require_admin(own)
-    return own, get_object_or_404(Membership, pk=pk, organisation=own.organisation)
+    return member
 
 
 @require_POST
 @login_required
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
-    _, member = _member_of_own_organisation(request, pk)
+    member = _member_of_own_organisation(request, pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a role."))
@@ -308,7 +312,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    _, member = _member_of_own_organisation(request, pk)
+    member = _member_of_own_organisation(request, pk)
     try:
         services.remove_member(member, by=request.user)
     except services.TransitionRefused as error:
@@ -321,7 +325,7 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
-    _, member = _member_of_own_organisation(request, pk)
+    member = _member_of_own_organisation(request, pk)
     try:
         services.hand_over_admin(member, by=request.user)
     except services.TransitionRefused as error:
@@ -395,6 +399,14 @@ def office_organisation(request: HttpRequest, pk: int) -> HttpResponse:
             "events": audit.events_of(organisation)[:50],
             "form": ReasonForm(),
             "can_decide": request.user.has_perm("registry.verify_organisation"),
+            # Own id prefixes: three forms on one page each have a reasons field.
+            "kind_form": KindForm(initial={"kind": organisation.kind}, auto_id="kind_%s"),
+            # Only an enterprise carries the covered-emitter flag.
+            "covered_emitter_form": CoveredEmitterForm(
+                initial={"is_covered_emitter": organisation.is_covered_emitter}, auto_id="covered_%s"
+            )
+            if organisation.kind == OrganisationKind.ENTERPRISE
+            else None,
         },
     )
 
@@ -429,14 +441,60 @@ def office_organisation_decide(request: HttpRequest, pk: int, decision: str) -> 
     return redirect("registry:office_organisation", pk=pk)
 
 
+@require_POST
+@permission_required("registry.verify_organisation", raise_exception=True)
+def office_organisation_kind(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = KindForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a kind and give the reasons for the change."))
+    else:
+        try:
+            services.change_kind(
+                organisation,
+                kind=form.cleaned_data["kind"],
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, _("Kind changed; the organisation is back in verification and has been told.")
+            )
+    return redirect("registry:office_organisation", pk=pk)
+
+
+@require_POST
+@permission_required("registry.verify_organisation", raise_exception=True)
+def office_organisation_covered_emitter(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = CoveredEmitterForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reasons for the change."))
+    else:
+        try:
+            services.set_covered_emitter(
+                organisation,
+                flag=form.cleaned_data["is_covered_emitter"],
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except services.TransitionRefused as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("Covered-emitter status recorded; the organisation has been told."))
+    return redirect("registry:office_organisation", pk=pk)
+
+
 @permission_required("registry.view_audit_log", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     """Newest first, keyset-paged on seq so that the thousandth page costs what the first does."""
     filterset = AuditEventFilter(request.GET or None, queryset=AuditEvent.objects.all())
     events = filterset.qs.order_by("-seq")
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        events = events.filter(seq__lt=int(before))
+    before = params.integer(request.GET, "before")
+    if before is not None:
+        events = events.filter(seq__lt=before)
     page = list(events[: AUDIT_PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("before", None)
@@ -495,6 +553,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def permission_denied(request: HttpRequest, exception) -> HttpResponse:
     return render(request, "403.html", status=403)
+
+
+def bad_request(request: HttpRequest, exception) -> HttpResponse:
+    from registry.params import BadInput
+
+    # Only our own messages are shown: Django's (too many fields, a bad host) are in English and technical.
+    message = str(exception) if isinstance(exception, BadInput) else ""
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 def page_not_found(request: HttpRequest, exception) -> HttpResponse:

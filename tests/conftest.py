@@ -88,6 +88,37 @@ def english_by_default():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters and cached pages live in the cache: each test starts without another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def force_login_passes_the_second_factor():
+    """client.force_login(user) stands for a whole login: the password and, for a user with an
+    authenticator (make_bureau sets one up for every bureau user), the code. Two-factor login stays
+    enforced: a login through the form, or a bureau user without an authenticator, still meets it."""
+    from django.contrib.auth.signals import user_logged_in
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def verify(sender, request, user, **kwargs):
+        # Only force_login's stand-in request has no user attribute: real requests all pass through
+        # AuthenticationMiddleware.
+        if hasattr(request, "user"):
+            return
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is not None:
+            request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+
+    user_logged_in.connect(verify, dispatch_uid="tests.force_login_passes_the_second_factor")
+    yield
+    user_logged_in.disconnect(dispatch_uid="tests.force_login_passes_the_second_factor")
+
+
 # --- Browser -------------------------------------------------------------------------------------
 
 

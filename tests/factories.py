@@ -3,6 +3,8 @@
 import itertools
 
 from django.contrib.auth.models import Group
+from django_otp.oath import TOTP, hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import services
 from registry.identifiers import make_credit_code, make_identity_number
@@ -31,9 +33,25 @@ def make_user(
 
 
 def make_bureau(*roles: str, **fields) -> User:
+    """A bureau user with an authenticator set up, as every bureau user must have (registry.mfa)."""
     user = make_user(is_staff=True, **fields)
     user.groups.add(*Group.objects.filter(name__in=roles))
+    enrol_authenticator(user)
     return user
+
+
+def enrol_authenticator(user: User) -> TOTPDevice:
+    """A confirmed authenticator app for the user. client.force_login(user) then counts as a whole login,
+    password and code (tests/conftest.py); a login through the form still asks for the code."""
+    return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+
+
+def totp_code(user: User) -> str:
+    """The code the user's authenticator shows now, or the next one if this one was used already (a code
+    works once), as a person would type it."""
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
+    clock = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{hotp(device.bin_key, max(clock.t(), device.last_t + 1), digits=device.digits):06d}"
 
 
 def credit_code(n: int | None = None) -> str:
@@ -53,7 +71,8 @@ def organisation_data(**overrides) -> dict:
         "name": f"测试企业{n}有限公司",
         "name_en": f"Test Enterprise {n} Co., Ltd.",
         "identifier": credit_code(n),
-        "legal_representative": "张三",
+        # One of its own: a verification body with the same legal representative is a related one.
+        "legal_representative": f"张三{n}",
         "address": "武汉市江岸区测试路1号",
         "district": District.JIANGAN,
         "contact_name": "李四",
@@ -105,8 +124,10 @@ from decimal import Decimal  # noqa: E402
 from django.core.files.base import ContentFile  # noqa: E402
 
 from registry.models import DocumentType, FactorScope, GridEmissionFactor, Methodology, Sector  # noqa: E402
+from tests.hostile_files import valid_pdf  # noqa: E402
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+# A real one-page PDF: uploads are opened as PDFs, so a header and %%EOF alone no longer pass.
+PDF = valid_pdf()
 
 
 def make_pv_methodology(**overrides) -> Methodology:
@@ -264,3 +285,11 @@ def closed_phase(declarations, people, *, code: str = "2023P01"):
     services.close_notice(phase, now=timezone.make_aware(datetime(2023, 12, 16, 9)))
     phase.refresh_from_db()
     return phase
+
+
+def registered_phase(people, count: int = 2, *, code: str = "2023P01"):
+    """A phase of `count` declarations registered through the real services (ledger and audit trail)."""
+    from offsets import services
+
+    phase = closed_phase([approved_declaration(people) for _ in range(count)], people, code=code)
+    return services.register_phase(phase, by=people["approver"])

@@ -11,6 +11,7 @@ from offsets import services
 from offsets.models import Certificate, IssuancePhase, Objection, PhaseStatus
 from registry.models import OrgRole
 from tests.factories import PASSWORD, approved_declaration, make_bureau, make_member, reviewers
+from tests.second_factor import type_login_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,6 +26,7 @@ def person(browser: Browser, base: str, language: str, email: str | None = None)
         page.fill("#id_username", email)
         page.fill("#id_password", PASSWORD)
         page.locator("main button[type=submit]").click()
+        type_login_code(page, email)
     return page
 
 

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 from projects.models import Declaration, Letter, Stage
 from registry.models import OrgRole
 from tests.factories import PASSWORD, complete_declaration, make_bureau, make_declaration, make_member
+from tests.second_factor import type_login_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +23,7 @@ def person(browser: Browser, base: str, language: str, email: str) -> Page:
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)
     page.locator("main button[type=submit]").click()
+    type_login_code(page, email)
     return page
 
 

@@ -24,6 +24,7 @@ from tests.factories import (
     make_pv_methodology,
     pdf_upload,
 )
+from tests.hostile_files import valid_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -240,7 +241,7 @@ class TestUploads:
         import hashlib
 
         first = self.upload(project, PDF)
-        second = self.upload(project, PDF + b"\n% second version\n")
+        second = self.upload(project, valid_pdf(b"second version"))
         assert (first.version, second.version) == (1, 2)
         assert first.sha256 == hashlib.sha256(PDF).hexdigest()
         assert services.latest_documents(project)[DocumentType.PROJECT_DESCRIPTION] == second

@@ -49,7 +49,10 @@ class TestDocumentDownload:
         for user in [make_member(organisation, OrgRole.DECLARANT), make_member(organisation, OrgRole.VIEWER)]:
             response = self.fetch(client, user, document)
             assert response.status_code == 200
-            assert response.headers["Content-Disposition"].startswith('attachment; filename="monitoring.pdf"')
+            # Named by us from the document's type, case and version, never by the uploader.
+            assert response.headers["Content-Disposition"] == (
+                f'attachment; filename="monitoring-report-declaration-{declaration.pk}-v1.pdf"'
+            )
             assert response.headers["X-Content-Type-Options"] == "nosniff"
             assert response.headers["Content-Type"] == "application/pdf"
 

@@ -9,6 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry.models import Membership, Organisation, OrganisationStatus, OrgRole
 from tests.factories import PASSWORD, credit_code, make_bureau
+from tests.second_factor import type_login_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -47,6 +48,7 @@ def log_in(page: Page, base: str, email: str, password: str, text: dict) -> None
     page.fill("#id_username", email)
     page.fill("#id_password", password)
     page.get_by_role("main").get_by_role("button", name=text["log_in"]).click()
+    type_login_code(page, email)
 
 
 def link_in_last_mail(pattern: str) -> str:

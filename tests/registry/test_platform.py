@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from registry import views
-from tests.factories import make_user
+from tests.factories import make_bureau, make_user
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -22,6 +22,8 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "registry.example.gov.cn",
     "REDIS_URL": "",
     "MAIL_HOST": "smtp.example.gov.cn",
+    # base64 of 32 bytes: the Ed25519 key that signs the published checkpoints (registry.checkpoints)
+    "CHECKPOINT_SIGNING_KEY": "n4Lh0bVd3Gq9yX2wKc7tJm5sZ1rE8uA6oPiT0fYgHkM=",
 }
 
 
@@ -52,6 +54,16 @@ class TestDeploySettings:
         }
         result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
         assert result.returncode != 0
+
+    def test_deploy_check_fails_without_a_checkpoint_signing_key(self, tmp_path):
+        env = {
+            **PRODUCTION_ENV,
+            "CHECKPOINT_SIGNING_KEY": "",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+        result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+        assert result.returncode != 0
+        assert "registry.E002" in result.stderr + result.stdout
 
     def test_seed_demo_is_refused_with_debug_off(self, tmp_path):
         env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
@@ -161,7 +173,7 @@ class TestLanguage:
             assert "csrfmiddlewaretoken" not in client.get(url).text, url
 
     def test_switcher_is_on_every_face(self, client):
-        bureau = make_user(is_staff=True)
+        bureau = make_bureau()
         client.force_login(bureau)
         for name in ["registry:home", "registry:office", "login"]:
             text = client.get(reverse(name)).text
@@ -205,7 +217,7 @@ class TestErrorPages:
 
 class TestSessions:
     def test_bureau_sessions_end_after_eight_idle_hours(self, client):
-        client.force_login(make_user(is_staff=True))
+        client.force_login(make_bureau())
         client.get(reverse("registry:office"))
         assert client.session.get_expiry_age() == 8 * 3600
 
@@ -215,7 +227,7 @@ class TestSessions:
         assert client.session.get_expiry_age() == settings.SESSION_COOKIE_AGE
 
     def test_login_lands_on_the_right_face(self, client):
-        client.force_login(make_user(is_staff=True))
+        client.force_login(make_bureau())
         assert client.get(reverse("registry:dashboard")).url == reverse("registry:office")
         client.force_login(make_user())
         assert client.get(reverse("registry:dashboard")).url == reverse("registry:portal")

@@ -5,11 +5,15 @@ from offsets.models import Issuance, SerialBlock
 
 
 class Command(BaseCommand):
-    help = "Check every invariant of the ledger; exit non-zero naming the first violation."
+    help = (
+        "Check every invariant of the ledger, and the ledger against the unit counter and the audit trail; "
+        "exit non-zero naming each broken rule and its first violation."
+    )
 
     def handle(self, *args, **options):
-        for violation in check():
-            raise CommandError(f"Ledger violation: {violation}")
+        violations = list(check())
+        if violations:
+            raise CommandError("\n".join(f"Ledger violation: {violation}" for violation in violations))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Ledger intact: {Issuance.objects.count()} issuances, {SerialBlock.objects.count()} blocks."

@@ -3,6 +3,8 @@ from importlib import import_module
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from registry.demo import DEMO_TOTP_SECRET
+
 # Each app's demo builds on the previous ones'. Imported by name: registry must not import the apps
 # that depend on it.
 DEMO_MODULES = ["registry.demo", "projects.demo", "offsets.demo"]
@@ -25,3 +27,7 @@ class Command(BaseCommand):
         for name in DEMO_MODULES:
             import_module(name).seed()
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write(
+            f"Demo bureau logins ask for a code after the password: add the secret {DEMO_TOTP_SECRET} to an "
+            f"authenticator app (demo only), or run `oathtool --totp -b {DEMO_TOTP_SECRET}`.\n"
+        )

@@ -24,7 +24,7 @@ class Command(BaseCommand):
 
 
 def demo_logins_text() -> str:
-    from registry.demo import DEMO_PASSWORD, demo_logins
+    from registry.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_logins
 
     logins = demo_logins()
     if not logins:
@@ -32,4 +32,5 @@ def demo_logins_text() -> str:
     width = max(len(email) for email, _ in logins)
     lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
     lines += [f"  {email.ljust(width)}  {role}" for email, role in logins]
+    lines += [f"Bureau logins then ask for a code: authenticator secret {DEMO_TOTP_SECRET} (demo only)."]
     return "\n".join(lines) + "\n"

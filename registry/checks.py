@@ -1,0 +1,37 @@
+"""System checks of the registry's own settings (`manage.py check`, `check --deploy`)."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+@register(Tags.security)
+def checkpoint_key_is_readable(app_configs, **kwargs):
+    if not settings.CHECKPOINT_SIGNING_KEY.strip():
+        return []
+    from registry.checkpoints import parse_private_key
+
+    try:
+        parse_private_key(settings.CHECKPOINT_SIGNING_KEY)
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Base64 of 32 random bytes, or an Ed25519 private key in PEM.",
+                id="registry.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def checkpoint_key_is_set(app_configs, **kwargs):
+    if settings.DEBUG or settings.CHECKPOINT_SIGNING_KEY.strip():
+        return []
+    return [
+        Error(
+            "CHECKPOINT_SIGNING_KEY is not set: the registry cannot sign the checkpoints it publishes.",
+            hint="Base64 of 32 random bytes (docs/transparency.md); keep it out of the database.",
+            id="registry.E002",
+        )
+    ]
