@@ -18,7 +18,9 @@ class RegistryAdminSite(admin.AdminSite):
 
         def checked(request, *args, **kwargs):
             if "" in (request.GET.get(TO_FIELD_VAR), request.POST.get(TO_FIELD_VAR)):
-                raise BadInput(_("The address or form names no field to choose the object by."))
+                raise BadInput(
+                    _("This address asks for an object by a nameless field. Open it from its list.")
+                )
             return inner(request, *args, **kwargs)
 
         return update_wrapper(checked, inner)

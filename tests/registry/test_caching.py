@@ -131,3 +131,22 @@ def test_a_page_that_used_a_csrf_token_is_not_stored(rf):
     assert len(calls) == 2
     assert first.content != second.content
     assert "private" in first["Cache-Control"]
+
+
+def test_no_view_uses_djangos_session_blind_page_cache():
+    """cache_for_anonymous is the one page cache: Django's cache_page (and the site-wide cache middleware)
+    key pages without the session, which served one visitor's page to the next."""
+    import re
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    use = re.compile(r"cache_page\(|import .*\bcache_page\b")
+    offenders = [
+        str(path)
+        for app in ("registry", "projects", "offsets", "config")
+        for path in (Path(django_settings.BASE_DIR) / app).rglob("*.py")
+        if use.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert not any("middleware.cache" in name for name in django_settings.MIDDLEWARE)
