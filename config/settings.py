@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "registry.middleware.PrivateCacheControlMiddleware",
     "registry.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A form sent twice acts once (ADR 0008): after CSRF's check and the messages, before any view.
+    "registry.middleware.OnceOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # Last, as django-axes requires: turns a lockout into our own translated page.
@@ -105,6 +107,8 @@ TEMPLATES = [
                 "registry.context_processors.portal",
                 "projects.context_processors.queues",
             ],
+            # {% once_token %} in every state-changing form, without a {% load %} in each template.
+            "builtins": ["registry.templatetags.once"],
         },
     },
 ]
@@ -121,6 +125,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite's default (deferred) transactions deadlock when two requests that both read then write meet
+    # (a double click on "register"): one gets "database is locked" at once, a 500. IMMEDIATE takes the
+    # write lock at the start of every atomic block, so the second waits (up to `timeout` seconds) for the
+    # first to commit, then finds the new state and is refused cleanly (ADR 0008).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "registry.User"
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 
 from django.db.models import F, Sum
 
-from offsets.models import BlockStatus, Issuance, SerialBlock
+from offsets.models import LIVE_BLOCK_STATUSES, BlockStatus, Issuance, SerialBlock
 from registry.models import AuditEvent, Counter
 
-LIVE = [s for s in BlockStatus.values if s != BlockStatus.SPLIT]
 UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.services)
 ISSUE_ACTION = "credits.issued"
 RETIREMENT_ACTIONS = ("credits.retired", "credits.cancelled")
@@ -56,13 +55,13 @@ def check(chunk_size: int = 5000) -> Iterator[Violation]:
 
 def totals() -> dict:
     """The ledger's totals in tonnes, and the accounts holding credits (signed in each checkpoint)."""
-    live = SerialBlock.objects.filter(status__in=LIVE)
+    live = SerialBlock.objects.live()
     by_status = dict(
         live.values("status").annotate(t=Sum(F("last_unit") - F("first_unit") + 1)).values_list("status", "t")
     )
     return {
         "issued": Issuance.objects.aggregate(t=Sum("quantity"))["t"] or 0,
-        **{status: by_status.get(status, 0) for status in LIVE},
+        **{status: by_status.get(status, 0) for status in LIVE_BLOCK_STATUSES},
         "accounts": live.values("account").distinct().count(),
     }
 
@@ -70,7 +69,7 @@ def totals() -> dict:
 def _coverage(chunk_size: int) -> Iterator[Violation]:
     issuances = Issuance.objects.order_by("first_unit").values_list("pk", "serial", "first_unit", "last_unit")
     blocks = (
-        SerialBlock.objects.filter(status__in=LIVE)
+        SerialBlock.objects.live()
         .order_by("first_unit", "pk")
         .values_list("pk", "issuance_id", "first_unit", "last_unit")
         .iterator(chunk_size=chunk_size)
@@ -135,9 +134,7 @@ def _splits() -> Iterator[Violation]:
 def _balances() -> Iterator[Violation]:
     issued = dict(Issuance.objects.values("account").annotate(t=Sum("quantity")).values_list("account", "t"))
     held: dict[int, int] = defaultdict(int)
-    for account, first, last in SerialBlock.objects.filter(status__in=LIVE).values_list(
-        "account", "first_unit", "last_unit"
-    ):
+    for account, first, last in SerialBlock.objects.live().values_list("account", "first_unit", "last_unit"):
         held[account] += last - first + 1
     # Credits move between accounts by transfers; until those exist, each account holds what it was issued.
     for account in sorted(set(issued) | set(held)):

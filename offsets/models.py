@@ -20,6 +20,16 @@ class PhaseStatus(models.TextChoices):
     REGISTERED = "registered", pgettext_lazy("phase status", "Registered")
 
 
+# A phase is public once its notice is published: in notice, its notice closed, or registered.
+PUBLIC_PHASE_STATUSES = (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED)
+
+
+class IssuancePhaseQuerySet(models.QuerySet):
+    def public(self):
+        """The phases anyone may read: those whose notice has been published."""
+        return self.filter(status__in=PUBLIC_PHASE_STATUSES)
+
+
 # A phase code is a path segment of its notice's URL and a field of every serial (WHCER-<code>-…, split
 # on hyphens): upper-case letters and digits only. The form upper-cases what is typed.
 PHASE_CODE_PATTERN = r"^[0-9A-Z]+\Z"
@@ -53,6 +63,8 @@ class IssuancePhase(models.Model):
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     closed_at = models.DateTimeField(_("notice closed"), null=True, blank=True)
     registered_at = models.DateTimeField(_("registered"), null=True, blank=True)
+
+    objects = IssuancePhaseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("issuance phase")
@@ -89,6 +101,16 @@ class IssuancePhase(models.Model):
 
         return self.title_en if (get_language() or "").startswith("en") and self.title_en else self.title_zh
 
+    @property
+    def is_public(self) -> bool:
+        return self.status in PUBLIC_PHASE_STATUSES
+
+
+class PhaseEntryQuerySet(models.QuerySet):
+    def live(self):
+        """Entries still in their phase: not taken out by an upheld objection or while assembling."""
+        return self.filter(removed_at__isnull=True)
+
 
 class PhaseEntry(models.Model):
     """A declaration's place in a phase. An upheld objection takes it out (removed_at), never deletes it."""
@@ -98,6 +120,8 @@ class PhaseEntry(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
     removed_at = models.DateTimeField(null=True, blank=True)
     removed_reason = models.TextField(blank=True)
+
+    objects = PhaseEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]
@@ -231,6 +255,16 @@ class BlockStatus(models.TextChoices):
     SPLIT = "split", _("Split")
 
 
+# A split block's units live on in its children; every other block holds its units now.
+LIVE_BLOCK_STATUSES = tuple(s for s in BlockStatus.values if s != BlockStatus.SPLIT)
+
+
+class SerialBlockQuerySet(models.QuerySet):
+    def live(self):
+        """The blocks that hold units now: all but split ones (the exclusion constraint's own condition)."""
+        return self.exclude(status=BlockStatus.SPLIT)
+
+
 class SerialBlock(models.Model):
     """A contiguous range of units of one issuance, in one account, in one status. Live blocks (all
     but split ones) never overlap: a PostgreSQL exclusion constraint (migration 0002) and verify_ledger."""
@@ -243,6 +277,8 @@ class SerialBlock(models.Model):
     status = models.CharField(_("status"), max_length=12, choices=BlockStatus, default=BlockStatus.HELD)
     status_reference = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SerialBlockQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("serial block")

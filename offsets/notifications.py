@@ -31,11 +31,7 @@ def phase_recipients(event: AuditEvent) -> list[Recipient]:
         "phase.sent_back": lambda: _group(roles.REGISTRY_ADMIN),
         "phase.published": lambda: (
             _group(roles.REGISTRY_ADMIN)
-            + [
-                u
-                for e in phase.entries.filter(removed_at__isnull=True)
-                for u in _members(e.declaration.project.organisation)
-            ]
+            + [u for e in phase.entries.live() for u in _members(e.declaration.organisation)]
         ),
         "phase.notice_closed": lambda: _group(roles.REGISTRY_ADMIN) + _group(roles.APPROVER),
         "phase.registered": lambda: _group(roles.REGISTRY_ADMIN),

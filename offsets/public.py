@@ -103,9 +103,7 @@ def search(queryset, query: str):
 
 
 def phase_rows() -> list[dict]:
-    phases = IssuancePhase.objects.filter(
-        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED]
-    )
+    phases = IssuancePhase.objects.public()
     rows = []
     for phase in phases.annotate(issued=Sum("issuances__quantity"), n=Count("issuances")).order_by("code"):
         rows.append(
@@ -149,7 +147,7 @@ def issuance_rows() -> list[dict]:
     from offsets.serials import format_serial
 
     blocks = (
-        SerialBlock.objects.exclude(status=BlockStatus.SPLIT)
+        SerialBlock.objects.live()
         .select_related("issuance__phase", "issuance__project", "account__organisation")
         .order_by("first_unit")
     )
@@ -205,10 +203,7 @@ def as_xlsx() -> bytes:
 def milestones(project: Project) -> list[tuple]:
     """The public milestones of a project: filed, each notice it was in, each registration."""
     items = [(project.filed_at, _("Filed as %(code)s") % {"code": project.code})]
-    for phase in IssuancePhase.objects.filter(
-        entries__declaration__project=project,
-        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED],
-    ).distinct():
+    for phase in IssuancePhase.objects.public().filter(entries__declaration__project=project).distinct():
         items.append((phase.published_at, _("In the public notice of phase %(code)s") % {"code": phase.code}))
     for issuance in project.issuances.select_related("phase"):
         items.append(
@@ -228,7 +223,5 @@ def milestones(project: Project) -> list[tuple]:
 def home_context() -> dict:
     from offsets.models import IssuancePhase
 
-    latest = IssuancePhase.objects.filter(
-        status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED]
-    ).order_by("-published_at")[:5]
+    latest = IssuancePhase.objects.public().order_by("-published_at")[:5]
     return {"figures": figures(), "charts": charts(), "latest_notices": latest}

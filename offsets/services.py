@@ -78,7 +78,7 @@ def eligible_declarations():
     """Approved declarations that no live phase holds and that are not registered yet."""
     return (
         Declaration.objects.filter(stage=Stage.APPROVED, issuance__isnull=True)
-        .exclude(pk__in=PhaseEntry.objects.filter(removed_at__isnull=True).values("declaration"))
+        .exclude(pk__in=PhaseEntry.objects.live().values("declaration"))
         .select_related("project__organisation", "project__methodology")
     )
 
@@ -88,9 +88,16 @@ def create_phase(*, code: str, title_zh: str, title_en: str, by: User) -> Issuan
     """A new phase, being assembled by a registry administrator."""
     _require(by, "offsets.assemble_phase")
     code = code.strip().upper()
+    exists = ValidationError(_("A phase with the code %(code)s exists already.") % {"code": code})
     if IssuancePhase.objects.filter(code=code).exists():
-        raise ValidationError(_("A phase with the code %(code)s exists already.") % {"code": code})
-    phase = IssuancePhase.objects.create(code=code, title_zh=title_zh, title_en=title_en, assembled_by=by)
+        raise exists
+    try:
+        with transaction.atomic():
+            phase = IssuancePhase.objects.create(
+                code=code, title_zh=title_zh, title_en=title_en, assembled_by=by
+            )
+    except IntegrityError as error:  # the same code created at the same moment (two tabs, a retry)
+        raise exists from error
     audit.record(actor=by, action="phase.created", subject=phase, after={"code": code})
     return phase
 
@@ -130,9 +137,11 @@ def remove_from_phase(phase: IssuancePhase, *, by: User, declaration: Declaratio
     locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
     if locked.status != PhaseStatus.DRAFTING:
         raise TransitionRefused(_("Declarations are removed while the phase is being assembled."))
-    updated = PhaseEntry.objects.filter(
-        phase=locked, declaration=declaration, removed_at__isnull=True
-    ).update(removed_at=timezone.now(), removed_reason="removed while assembling")
+    updated = (
+        PhaseEntry.objects.live()
+        .filter(phase=locked, declaration=declaration)
+        .update(removed_at=timezone.now(), removed_reason="removed while assembling")
+    )
     if updated:
         audit.record(
             actor=by,
@@ -143,7 +152,7 @@ def remove_from_phase(phase: IssuancePhase, *, by: User, declaration: Declaratio
 
 
 def live_entries(phase: IssuancePhase):
-    return phase.entries.filter(removed_at__isnull=True).select_related(
+    return phase.entries.live().select_related(
         "declaration__project__organisation", "declaration__project__methodology"
     )
 
@@ -432,8 +441,9 @@ def rule_objection(objection: Objection, *, by: User, upheld: bool, reasons: str
     notify_after_commit(event)
     if upheld:
         entry = (
-            PhaseEntry.objects.select_for_update()
-            .filter(phase=phase, declaration=locked.declaration, removed_at__isnull=True)
+            PhaseEntry.objects.live()
+            .select_for_update()
+            .filter(phase=phase, declaration=locked.declaration)
             .first()
         )
         if entry is not None:

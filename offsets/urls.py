@@ -11,6 +11,11 @@ urlpatterns = [
     path("notices/<str:code>/v<int:version>.pdf", views.notice_pdf, name="notice_pdf"),
     path("notices/<str:code>/announcement.pdf", views.announcement_pdf, name="announcement_pdf"),
     path("notices/<str:code>/object/", views.object_to, name="object"),
+    path(
+        "notices/<str:code>/object/received/<str:receipt>/",
+        views.objection_received,
+        name="objection_received",
+    ),
     path("verify/", views.verify, name="verify"),
     path("registry/", views.registry, name="registry"),
     path("registry/<str:code>/", views.project_page, name="project"),

@@ -44,7 +44,7 @@ def status_of(blocks: list[SerialBlock]) -> str:
 
 def _live_blocks(first: int, last: int) -> list[SerialBlock]:
     return list(
-        SerialBlock.objects.exclude(status=BlockStatus.SPLIT)
+        SerialBlock.objects.live()
         .filter(first_unit__lte=last, last_unit__gte=first)
         .select_related("account__organisation", "issuance__project", "issuance__phase")
         .order_by("first_unit")

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.syndication.views import Feed
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from offsets import services, verification
@@ -31,20 +33,13 @@ from registry.models import Membership
 from registry.services import TransitionRefused
 from registry.uploads import PDF, attachment, kind_of_stored_name
 
-PUBLIC = (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED, PhaseStatus.REGISTERED)
-
-
 # --- Public ----------------------------------------------------------------------
 
 
 @cache_for_anonymous(60)
 def notice_list(request: HttpRequest) -> HttpResponse:
     """Notices (every published phase) and announcements (registered ones), filtered by year and kind."""
-    phases = (
-        IssuancePhase.objects.filter(status__in=PUBLIC)
-        .select_related("announcement")
-        .order_by("-published_at")
-    )
+    phases = IssuancePhase.objects.public().select_related("announcement").order_by("-published_at")
     years = sorted({p.published_at.year for p in phases if p.published_at}, reverse=True)
     year, kind = params.year(request.GET), request.GET.get("kind", "")
     if year is not None:
@@ -58,7 +53,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
 
 
 def _public_phase(code: str) -> IssuancePhase:
-    return get_object_or_404(IssuancePhase, code=code.upper(), status__in=PUBLIC)
+    return get_object_or_404(IssuancePhase.objects.public(), code=code.upper())
 
 
 def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
@@ -161,8 +156,26 @@ def object_to(request: HttpRequest, code: str) -> HttpResponse:
                 status=410,
             )
         else:
-            return render(request, "offsets/objection_done.html", {"phase": phase, "objection": objection})
+            # Post-redirect-get: F5 on the receipt reloads it and files nothing. The receipt's address is
+            # signed, so nobody can walk other objectors' receipts by changing a number in it.
+            receipt = signing.dumps(objection.pk, salt=OBJECTION_RECEIPT_SALT)
+            return redirect("offsets:objection_received", code=phase.code, receipt=receipt)
     return render(request, "offsets/objection_form.html", {"phase": phase, "form": form})
+
+
+OBJECTION_RECEIPT_SALT = "offsets.objection-receipt"
+OBJECTION_RECEIPT_MAX_AGE = 7 * 24 * 3600
+
+
+@never_cache
+def objection_received(request: HttpRequest, code: str, receipt: str) -> HttpResponse:
+    """The objector's receipt: the reference, nothing of what they wrote; a forged or old address is 404."""
+    try:
+        pk = signing.loads(receipt, salt=OBJECTION_RECEIPT_SALT, max_age=OBJECTION_RECEIPT_MAX_AGE)
+    except signing.BadSignature:
+        raise Http404 from None
+    objection = get_object_or_404(Objection.objects.select_related("phase"), pk=pk, phase__code=code.upper())
+    return render(request, "offsets/objection_done.html", {"phase": objection.phase, "objection": objection})
 
 
 def verify(request: HttpRequest) -> HttpResponse:
@@ -186,7 +199,7 @@ class NoticeFeed(Feed):
         return reverse("offsets:notices")
 
     def items(self):
-        phases = IssuancePhase.objects.filter(status__in=PUBLIC).select_related("announcement")
+        phases = IssuancePhase.objects.public().select_related("announcement")
         items = [("notice", p, p.published_at) for p in phases]
         items += [
             ("announcement", p, p.announcement.published_at) for p in phases if hasattr(p, "announcement")
@@ -240,11 +253,7 @@ def account(request: HttpRequest) -> HttpResponse:
     if membership is None:
         raise Http404
     holding = getattr(membership.organisation, "account", None)
-    blocks = (
-        holding.blocks.exclude(status="split").select_related("issuance__project", "issuance__phase")
-        if holding
-        else []
-    )
+    blocks = holding.blocks.live().select_related("issuance__project", "issuance__phase") if holding else []
     certificates = Certificate.objects.filter(issuance__account=holding) if holding else []
     return render(
         request,
@@ -461,11 +470,7 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
     )
     for issuance in issuances:
         # blocks of issuance.blocks know their issuance (with its phase and project): one query per issuance.
-        blocks = (
-            issuance.blocks.exclude(status="split")
-            .select_related("account__organisation")
-            .order_by("first_unit")
-        )
+        blocks = issuance.blocks.live().select_related("account__organisation").order_by("first_unit")
         issuance.live_blocks = list(blocks)
         issuance.status_now = verification.status_of(issuance.live_blocks)
     return render(

@@ -32,6 +32,7 @@ class ProjectsConfig(AppConfig):
                 "case.finding_answered": _("Finding answered"),
                 "case.opinion_recorded": _("Expert opinion recorded"),
                 "case.conflict_declared": _("Conflict of interest declared"),
+                "case.overdue_reminded": _("Past its time limit: reviewers reminded"),
                 "case.approved": _("Approved"),
                 "case.rejected": _("Rejected"),
             }

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from projects.models import CaseRecord, Declaration, Finding, Letter, LetterKind
+from projects.models import CaseRecord, Finding, Letter, LetterKind
 from registry import counters
 from registry.models import AuditEvent
 from registry.notifications import subject_of
@@ -28,21 +28,21 @@ AUTHORITY_EN = "Wuhan Municipal Bureau of Ecology and Environment"
 
 
 def _context(event: AuditEvent, case, number: str) -> dict:
-    project = case.project if isinstance(case, Declaration) else case
+    project = case.project
     context = {
         "authority_zh": AUTHORITY_ZH,
         "authority_en": AUTHORITY_EN,
         "number": number,
         "date": timezone.localtime(event.created_at).date(),
         "recipient_zh": project.organisation.name,
-        "case_title": str(case) if isinstance(case, Declaration) else project.title,
+        "case_title": str(case) if case.is_declaration else project.title,
         "case_code": project.code or "",
         "project_code": project.code or "",
         "submitted_on": timezone.localtime(case.submitted_at).date() if case.submitted_at else None,
         "reasons": event.comment,
         "review_days": settings.REVIEW_WORKING_DAYS,
     }
-    if isinstance(case, Declaration):
+    if case.is_declaration:
         context["verified_t"] = case.verified_t
         context["verified_t_display"] = f"{case.verified_t:,}" if case.verified_t is not None else ""
     else:

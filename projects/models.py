@@ -67,7 +67,16 @@ class ReviewCase(models.Model):
 
     @property
     def kind(self) -> str:
+        """The model's name, "project" or "declaration": also the field by which its records point at it."""
         return self._meta.model_name
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == "project"
+
+    @property
+    def is_declaration(self) -> bool:
+        return self.kind == "declaration"
 
 
 class CaseQuerySet(models.QuerySet):
@@ -152,6 +161,11 @@ class Project(ReviewCase):
 
     def get_absolute_url(self) -> str:
         return reverse("projects:project", args=[self.pk])
+
+    @property
+    def project(self) -> "Project":
+        """The project a case is about: a declaration's project, or, here, the project itself."""
+        return self
 
     @property
     def is_filed(self) -> bool:
@@ -282,6 +296,11 @@ class Declaration(ReviewCase):
         return reverse("projects:declaration", args=[self.pk])
 
     @property
+    def organisation(self) -> Organisation:
+        """The applicant: the organisation of the declaration's project, as `project.organisation` is."""
+        return self.project.organisation
+
+    @property
     def factor_note(self) -> str:
         """In the reader's language: that the factor used is not its vintage's own, and whose it is."""
         if self.factor_year is None or self.factor_year == self.vintage:
@@ -374,7 +393,7 @@ class CaseRecord(models.Model):
     @staticmethod
     def of(case) -> dict:
         """Filter or create keywords for the records of a case."""
-        return {"declaration": case} if isinstance(case, Declaration) else {"project": case}
+        return {case.kind: case}
 
 
 def _one_case(name: str) -> models.CheckConstraint:

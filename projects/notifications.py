@@ -1,5 +1,6 @@
 """Who hears of a case's transitions: the applicant's members on every change of their case, the bureau
-group of the stage the case enters, and the case's assignee."""
+group of the stage the case enters, and the case's assignee. Of an overdue reminder, only the bureau
+group of the case's stage and its assignee."""
 
 from django.contrib.auth.models import Group
 
@@ -23,8 +24,11 @@ def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
     if event.action == "case.assigned":  # internal to the bureau: only the new assignee hears of it
         user = case.assignee
         return [notifications.Recipient(user.email, user.language, user)] if user and user.is_active else []
-    organisation = case.project.organisation if hasattr(case, "project") else case.organisation
-    users = [m.user for m in Membership.objects.filter(organisation=organisation).select_related("user")]
+    users = []
+    if event.action != "case.overdue_reminded":  # the bureau's own deadline: the applicant is not told
+        users += [
+            m.user for m in Membership.objects.filter(organisation=case.organisation).select_related("user")
+        ]
     group = STAGE_GROUPS.get(event.after.get("stage", ""))
     if group:
         users += list(Group.objects.get(name=group).user_set.filter(is_active=True))

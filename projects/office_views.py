@@ -183,7 +183,7 @@ def decisions_for(case, user) -> dict:
 def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     case = _case(request, kind, pk)
     record = CaseRecord.of(case)
-    calculation = services.calculation_of(case) if isinstance(case, Declaration) else None
+    calculation = services.calculation_of(case) if case.is_declaration else None
     recheck = None
     if calculation is not None:
         recheck = {"matches": calculation.claimed_t == case.claimed_t, "server": calculation.claimed_t}
@@ -193,12 +193,12 @@ def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         {
             "case": case,
             "kind": kind,
-            "project": case.project if isinstance(case, Declaration) else case,
-            "organisation": services.organisation_of(case),
+            "project": case.project,
+            "organisation": case.organisation,
             "calculation": calculation,
             "recheck": recheck,
-            "entries": case.entries.all() if isinstance(case, Declaration) else [],
-            "points": (case.project if isinstance(case, Declaration) else case).connection_points.all(),
+            "entries": case.entries.all() if case.is_declaration else [],
+            "points": case.project.connection_points.all(),
             "checklist": services.document_checklist(case),
             "findings": Finding.objects.filter(**record).select_related("raised_by", "answered_by"),
             "opinions": ExpertOpinion.objects.filter(**record).select_related("expert"),
@@ -206,7 +206,7 @@ def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "letters": Letter.objects.filter(**record),
             "events": audit.events_of(case).order_by("-seq")[:100],
             "decisions": decisions_for(case, request.user),
-            "problems": services.applicability_problems(case) if isinstance(case, Project) else [],
+            "problems": services.applicability_problems(case) if case.is_project else [],
         },
     )
 
@@ -271,5 +271,5 @@ def _form_errors(form) -> str:
 
 
 def office_url(case) -> str:
-    kind = "declarations" if isinstance(case, Declaration) else "projects"
+    kind = "declarations" if case.is_declaration else "projects"
     return reverse("projects:office_case", args=[kind, case.pk])

@@ -1,20 +1,16 @@
-"""The daily reminder of overdue cases: to the case's assignee and the group of its stage, once a day."""
+"""The daily reminder of overdue cases: to the case's assignee and the group of its stage, once a day.
 
-from django.contrib.auth.models import Group
-from django.core import mail
+A reminder is an audit event of the case ("case.overdue_reminded"), delivered by registry.notifications
+like every other one: an inbox entry and an e-mail in each recipient's language, once per recipient. The
+Reminder row (one per case, stage and day) makes a second run of the job on the same day remind nobody.
+"""
+
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from projects.models import REVIEW_STAGES, CaseRecord, Declaration, Project, Reminder
-from projects.notifications import STAGE_GROUPS
-
-
-def _recipients(case) -> list:
-    users = list(Group.objects.get(name=STAGE_GROUPS[case.stage]).user_set.filter(is_active=True))
-    if case.assignee_id and case.assignee.is_active:
-        users.append(case.assignee)
-    return list({u.pk: u for u in users}.values())
+from registry import audit
+from registry.services import notify_after_commit
 
 
 def send_overdue_reminders(today=None) -> int:
@@ -23,19 +19,18 @@ def send_overdue_reminders(today=None) -> int:
     today = today or timezone.localdate()
     reminded = 0
     for model in (Project, Declaration):
-        overdue = model.objects.filter(stage__in=REVIEW_STAGES, due_date__lt=today).select_related("assignee")
-        for case in overdue:
+        for case in model.objects.filter(stage__in=REVIEW_STAGES, due_date__lt=today):
             try:
-                # The row and the e-mails stand or fall together: a failed send is retried next run.
+                # The day's Reminder row and the event stand or fall together.
                 with transaction.atomic():
                     Reminder.objects.create(**CaseRecord.of(case), stage=case.stage, sent_on=today)
-                    for user in _recipients(case):
-                        with translation.override(user.language):
-                            text = render_to_string(
-                                "projects/email/overdue_reminder.txt", {"case": case, "today": today}
-                            ).strip()
-                        subject, _, body = text.partition("\n")
-                        mail.send_mail(subject.strip(), body.strip() + "\n", None, [user.email])
+                    event = audit.record(
+                        actor=None,
+                        action="case.overdue_reminded",
+                        subject=case,
+                        after={"stage": case.stage, "due_date": case.due_date, "reminded_on": today},
+                    )
+                    notify_after_commit(event)
             except IntegrityError:  # already reminded today
                 continue
             reminded += 1

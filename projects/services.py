@@ -50,10 +50,6 @@ class Point:
 # --- Rights ----------------------------------------------------------------------------------------
 
 
-def organisation_of(case) -> Organisation:
-    return case.project.organisation if isinstance(case, Declaration) else case.organisation
-
-
 def require_applicant(organisation: Organisation, user: User) -> None:
     if not organisation.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists():
         raise PermissionDenied(_("Only the organisation's administrator or declarants may do this."))
@@ -205,10 +201,8 @@ def applicability_problems(project: Project) -> list[str]:
 
 
 def required_documents(case) -> list[str]:
-    methodology = (case.project if isinstance(case, Declaration) else case).methodology
-    required = (
-        methodology.declaration_documents if isinstance(case, Declaration) else methodology.project_documents
-    )
+    methodology = case.project.methodology
+    required = methodology.declaration_documents if case.is_declaration else methodology.project_documents
     return [DocumentType(d) for d in required]
 
 
@@ -246,17 +240,16 @@ def may_upload(case, user: User, doc_type: str) -> bool:
     """The applicant uploads while the case is editable; the assigned verification body uploads its
     report and opinion until the case is decided."""
     if doc_type in VERIFICATION_DOCUMENTS:
-        if not isinstance(case, Declaration) or case.verification_body_id is None:
+        if not case.is_declaration or case.verification_body_id is None:
             return False
         body = case.verification_body
         # The body named on the case, still verified and independent, and a member who may act.
         return (
             body.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists()
-            and verification_body_problem(body, case.project.organisation) is None
+            and verification_body_problem(body, case.organisation) is None
             and case.stage not in {Stage.APPROVED, *DEAD_STAGES}
         )
-    organisation = organisation_of(case)
-    applicant = organisation.memberships.filter(
+    applicant = case.organisation.memberships.filter(
         user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]
     ).exists()
     return applicant and case.is_editable
@@ -272,7 +265,7 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
     if not may_upload(case, by, doc_type):
         raise PermissionDenied(_("You cannot add this document to this case now."))
     checked = check_upload(upload)
-    owner = {"declaration": case} if isinstance(case, Declaration) else {"project": case}
+    owner = {case.kind: case}
     version = (Document.objects.filter(doc_type=doc_type, **owner).aggregate(v=Max("version"))["v"] or 0) + 1
     # The user's name is kept for display only, tidied; the file is stored under a random name of ours
     # with the checked kind's extension, so nothing the user wrote reaches the storage path.
@@ -504,13 +497,13 @@ def calculation_of(declaration: Declaration):
 def submission_problems(case) -> list[str]:
     """Everything that stops the applicant from submitting, as sentences; empty when it may go."""
     problems = []
-    organisation = organisation_of(case)
+    organisation = case.organisation
     if not organisation.can_submit:
         problems.append(
             _("Only a verified organisation can submit (yours is “%(status)s”).")
             % {"status": organisation.get_status_display()}
         )
-    methodology = (case.project if isinstance(case, Declaration) else case).methodology
+    methodology = case.project.methodology
     if methodology.status != MethodologyStatus.ACTIVE:
         problems.append(_("The methodology %(code)s is not in force.") % {"code": methodology.code})
     elif timezone.localdate() < methodology.effective_date:
@@ -518,7 +511,7 @@ def submission_problems(case) -> list[str]:
             _("Declarations under %(code)s may be submitted from %(date)s.")
             % {"code": methodology.code, "date": methodology.effective_date.isoformat()}
         )
-    if isinstance(case, Project):
+    if case.is_project:
         problems += applicability_problems(case)
     else:
         problems += _declaration_problems(case)

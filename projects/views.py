@@ -166,9 +166,9 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "problems": services.submission_problems(project) if project.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "declarations": project.declarations.all(),
-            "can_act": services.organisation_of(project)
-            .memberships.filter(user=request.user, role__in=["admin", "declarant"])
-            .exists(),
+            "can_act": project.organisation.memberships.filter(
+                user=request.user, role__in=["admin", "declarant"]
+            ).exists(),
             "events": audit.events_of(project)[:30],
             **review_context(project),
         },
@@ -430,7 +430,7 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
     if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
         raise Http404
     # Named by us from what the document is, never by the uploader: "monitoring-report-WH-PV-0001-v2.pdf".
-    reference = case.code if isinstance(case, Project) and case.code else f"{case._meta.model_name}-{case.pk}"
+    reference = case.code if case.is_project and case.code else f"{case.kind}-{case.pk}"
     return attachment(
         document.file,
         kind=KIND_OF_CONTENT_TYPE.get(document.content_type),
@@ -446,7 +446,7 @@ def letter_download(request: HttpRequest, pk: int) -> FileResponse:
     if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
         raise Http404
     # The verification body sees the declaration, not the bureau's letters to the applicant.
-    applicant = services.organisation_of(case).memberships.filter(user=request.user).exists()
+    applicant = case.organisation.memberships.filter(user=request.user).exists()
     if not applicant and not request.user.has_perm("projects.review_case"):
         raise Http404
     return attachment(letter.file, kind=PDF, stem=letter.number)

@@ -46,16 +46,9 @@ STAGE_PERMISSION = {
 }
 
 
-def _organisation(case):
-    return case.project.organisation if isinstance(case, Declaration) else case.organisation
-
-
 def _require_applicant(case, user) -> None:
-    if (
-        not _organisation(case)
-        .memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT])
-        .exists()
-    ):
+    applicant = case.organisation.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT])
+    if not applicant.exists():
         raise PermissionDenied(_("Only the organisation's administrator or declarants may do this."))
 
 
@@ -207,7 +200,7 @@ def withdraw(case, *, by, note: str = ""):
         action="case.withdrawn",
         note=note,
     )
-    if isinstance(case, Project):
+    if case.is_project:
         _release_meters(case)
     return case
 
@@ -325,7 +318,7 @@ def forward(case, *, by, recommendation: str, verified_t: int | None = None, not
         raise TransitionRefused(_("Recommend approval or rejection."))
     locked = _lock(case)
     changes = {"technical_reviewer": by}
-    if isinstance(locked, Declaration):
+    if locked.is_declaration:
         if verified_t is None or verified_t < 0:
             raise TransitionRefused(_("Record the verified quantity in whole tonnes."))
         if verified_t > locked.claimed_t:
@@ -371,7 +364,7 @@ def approve(case, *, by, note: str = ""):
     locked = _lock(case)
     _four_eyes(locked, by)
     changes = {"decided_at": timezone.now()}
-    if isinstance(locked, Project) and locked.stage == Stage.APPROVAL:
+    if locked.is_project and locked.stage == Stage.APPROVAL:
         changes.update(code=_next_project_code(locked), filed_at=timezone.now())
     case, _event = _move(
         locked,
@@ -402,7 +395,7 @@ def reject(case, *, by, note: str):
         note=note,
         decided_at=timezone.now(),
     )
-    if isinstance(case, Project):
+    if case.is_project:
         _release_meters(case)
     return case
 
@@ -411,7 +404,7 @@ def reject(case, *, by, note: str):
 def reopen_after_objection(case: Declaration, *, by, note: str):
     """approved → technical review: a technical reviewer upheld an objection during the notice."""
     _require(by, STAGE_PERMISSION[Stage.TECHNICAL])
-    if not isinstance(case, Declaration):
+    if not case.is_declaration:
         raise TransitionRefused(_("Only a declaration can be reopened after an objection."))
     case, _event = _move(
         case,

@@ -1,9 +1,16 @@
+import hashlib
+import re
+import time
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.shortcuts import redirect
+from django.contrib import messages
+from django.core.cache import cache
+from django.http.response import HttpResponseRedirectBase
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from registry import mfa
@@ -126,3 +133,82 @@ class MFARequiredMiddleware:
             return resolve(request.path_info).view_name in self.OPEN
         except Resolver404:
             return False
+
+
+class OnceOnlyMiddleware:
+    """A form sent twice (a double click, a retry, F5 on a result) makes one change and shows its result.
+
+    Every state-changing form carries a once-only token (`{% once_token %}`, a fresh one per form). The first
+    POST with a token claims it with `cache.add`, atomic in Redis and in the per-process LocMem cache of the
+    embedded default, and runs the view. When the view answers with a redirect, the token remembers where
+    it led and the messages it queued; a later POST with the same token does not run the view again but
+    goes there too. A POST that arrives while the first is still running waits for it briefly. A first POST
+    that ends otherwise (a form with errors, a refusal page) frees its token: nothing was done to repeat.
+
+    A POST without a token runs as before (logins, API clients); the services still refuse a second
+    transition under their row locks. Placed after CsrfViewMiddleware (its check runs first) and after
+    MessageMiddleware (so the messages of the first answer are still queued when it is recorded).
+    """
+
+    FIELD = "_once"
+    TOKEN = re.compile(r"[0-9a-f]{32}")
+    REMEMBER_SECONDS = 24 * 3600  # a retry or F5 the next morning still lands on the result
+    RUNNING_SECONDS = 120  # a claim left by a crashed process expires; no view runs this long
+    WAIT_SECONDS = 10  # how long a duplicate waits for the first answer before saying it is under way
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        key = getattr(request, "_once_key", None)
+        if key is None:
+            return response
+        if isinstance(response, HttpResponseRedirectBase):
+            # Private API of the message storage: the messages this answer queued for the next page.
+            queued = getattr(request, "_messages", None)
+            shown = [(m.level, str(m.message), m.extra_tags) for m in getattr(queued, "_queued_messages", [])]
+            cache.set(key, {"location": response["Location"], "messages": shown}, self.REMEMBER_SECONDS)
+        else:
+            cache.delete(key)
+        return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.method != "POST" or self.FIELD not in request.POST:
+            return None
+        token = request.POST[self.FIELD]
+        if not self.TOKEN.fullmatch(token):
+            raise BadInput(_("This form could not be read. Reload the page and send it again."))
+        # Scoped to the browser (its CSRF secret) and to the address posted to.
+        scope = f"{request.META.get('CSRF_COOKIE', '')}|{request.path}|{token}"
+        key = "once:" + hashlib.sha256(scope.encode()).hexdigest()
+        deadline = time.monotonic() + self.WAIT_SECONDS
+        while True:
+            if cache.add(key, {"location": None}, self.RUNNING_SECONDS):
+                request._once_key = key
+                return None
+            first = cache.get(key)
+            if first is not None and first["location"]:
+                return self._replay(request, first)
+            if time.monotonic() >= deadline:
+                return self._under_way(request)
+            time.sleep(0.1)
+
+    def _replay(self, request, first: dict):
+        # The first answer's messages, unless this browser still holds them (it received that answer).
+        storage = messages.get_messages(request)
+        pending = {(m.level, str(m.message)) for m in storage}
+        storage.used = False  # only looked at: they are shown on the next page as they would have been
+        messages.info(
+            request, _("This form had already been sent; it was acted on once. Here is the result.")
+        )
+        for level, text, tags in first["messages"]:
+            if (level, text) not in pending:
+                messages.add_message(request, level, text, extra_tags=tags)
+        return redirect(first["location"])
+
+    def _under_way(self, request):
+        back = request.META.get("HTTP_REFERER", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = "/"
+        return render(request, "once_under_way.html", {"back": back}, status=409)

@@ -85,11 +85,14 @@ def subject_of(event: AuditEvent):
 
 
 def context_for(event: AuditEvent, recipient: Recipient) -> dict:
+    subject = subject_of(event)
     context = {
         "event": event,
         "recipient": recipient,
         "site_url": settings.SITE_URL,
-        "subject": subject_of(event),
+        "subject": subject,
+        # Where this recipient looks at the subject: the inbox entry leads to the same page.
+        "subject_url": settings.SITE_URL + _page_of(event, subject, recipient.user),
     }
     if event.action == "membership.invited":
         invitation = Invitation.objects.select_related("organisation", "invited_by").get(pk=event.subject_id)
@@ -154,12 +157,16 @@ def deliver(event_id: int) -> int:
     return sent
 
 
-def link_for(delivery: Delivery) -> str:
-    """Where an inbox entry leads: the office's screen for bureau staff, else the subject's own page."""
-    subject = subject_of(delivery.event)
+def _page_of(event: AuditEvent, subject, user: User | None) -> str:
+    """The office's screen of the subject for bureau staff, else the subject's own page."""
     if subject is None:
         return "/"
-    office_url = OFFICE_URLS.get(delivery.event.subject_type)
-    if delivery.user is not None and delivery.user.is_bureau and office_url:
+    office_url = OFFICE_URLS.get(event.subject_type)
+    if user is not None and user.is_bureau and office_url:
         return office_url(subject)
     return subject.get_absolute_url() if hasattr(subject, "get_absolute_url") else "/"
+
+
+def link_for(delivery: Delivery) -> str:
+    """Where an inbox entry leads: the office's screen for bureau staff, else the subject's own page."""
+    return _page_of(delivery.event, subject_of(delivery.event), delivery.user)

@@ -4,15 +4,13 @@ from datetime import date
 from unittest import mock
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from projects import letters, workflow
-from projects.models import Declaration, ExpertOpinion, Finding, Letter, Reminder, Stage
-from projects.reminders import send_overdue_reminders
+from projects.models import Declaration, ExpertOpinion, Finding, Letter, Stage
 from registry import notifications
 from registry.audit import events_of
 from registry.models import AuditEvent, Delivery
@@ -316,21 +314,6 @@ class TestNotificationsAndLetters:
         assert client.get(url).status_code == 404
         client.force_login(people["approver"])
         assert client.get(url).status_code == 200
-
-
-def test_overdue_reminders_go_once_a_day(people, mailoutbox):
-    case = workflow.accept(submitted(), by=people["intake_officer"])
-    workflow.assign(case, by=people["technical_reviewer"], assignee=people["technical_reviewer"])
-    Declaration.objects.filter(pk=case.pk).update(due_date=date(2023, 1, 2))
-    mailoutbox.clear()
-    group = Group.objects.get(name="technical_reviewer").user_set.values_list("email", flat=True)
-    assert send_overdue_reminders(date(2023, 1, 3)) == 1
-    sent = sorted(m.to[0] for m in mailoutbox)
-    assert sent == sorted(set(group)) and people["technical_reviewer"].email in sent  # each once
-    assert send_overdue_reminders(date(2023, 1, 3)) == 0
-    assert len(mailoutbox) == len(sent)
-    assert send_overdue_reminders(date(2023, 1, 4)) == 1
-    assert Reminder.objects.count() == 2
 
 
 def test_queue_queries_do_not_grow_with_the_rows_and_the_last_page_costs_the_first(client, people):
