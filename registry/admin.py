@@ -85,6 +85,10 @@ class HeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "last_seen"]
     readonly_fields = ["name", "last_seen"]
 
+    def has_add_permission(self, request) -> bool:
+        # Written by the periodic jobs only; an add form of read-only fields saved an empty row (a 500).
+        return False
+
 
 @admin.register(Methodology)
 class MethodologyAdmin(admin.ModelAdmin):

@@ -30,13 +30,13 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import QueryDict
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
-from django.urls.converters import IntConverter
+from django.urls import resolve
 from django.urls.exceptions import Resolver404
 from django.utils.datastructures import MultiValueDict
-from django.utils.regex_helper import normalize
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.urls_walk import Route, discover_routes
 
 pytestmark = pytest.mark.django_db
 
@@ -47,37 +47,6 @@ ROLES = ("intake_officer", "technical_reviewer", "expert", "approver", "registry
 
 
 # --- The URL patterns, from the resolver -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Route:
-    template: str  # "notices/%(code)s/v%(version)s.pdf"
-    params: tuple[str, ...]
-    key: str  # as ResolverMatch.route spells it: "notices/<str:code>/v<int:version>.pdf"
-    integers: frozenset[str] = field(default_factory=frozenset)  # the params an <int:…> converter reads
-
-    def __str__(self) -> str:
-        return "/" + self.template.replace("%(", "<").replace(")s", ">")
-
-
-def _walk(patterns, prefix: str = "", key: str = "", converters: dict | None = None):
-    for pattern in patterns:
-        regex = pattern.pattern.regex.pattern
-        regex = regex[1:] if regex.startswith("^") else regex
-        # Django joins the routes of nested patterns this way in ResolverMatch.route.
-        joined = key + str(pattern.pattern).removeprefix("^") if key else str(pattern.pattern)
-        known = {**(converters or {}), **getattr(pattern.pattern, "converters", {})}
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, prefix + regex, joined, known)
-        elif isinstance(pattern, URLPattern):
-            # normalize() is what Django's own reverse() uses to turn a pattern into a format string.
-            template, params = normalize(prefix + regex)[0]
-            integers = frozenset(name for name, c in known.items() if isinstance(c, IntConverter))
-            yield Route(template, tuple(params), joined, integers)
-
-
-def discover_routes() -> list[Route]:
-    return list(dict.fromkeys(_walk(get_resolver().url_patterns)))
 
 
 ROUTES = discover_routes()
