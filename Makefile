@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_PACKAGES := libharfbuzz-subset0 fonts-noto-cjk gettext
 TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
+# One test process per core; each has its own test database (test_carbon_registry_gw0, _gw1).
+TEST_WORKERS ?= 2
 STRICT := $(if $(filter true,$(CI)),--strict,)
 
 .PHONY: run test lint format migrations-check messages worker beat install system-packages clean
@@ -26,7 +28,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@.ci/system-packages $(STRICT) $(TEST_PACKAGES)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

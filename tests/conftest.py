@@ -62,6 +62,14 @@ class _SkipCounter:
 _skips = _SkipCounter()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """A browser test is an end-to-end test: marked before `-m` selects, so `-m 'not e2e'` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.e2e)
+
+
 def pytest_configure(config):
     config.pluginmanager.register(_skips, "carbon-registry-skip-counter")
 

@@ -5,9 +5,11 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 
+@pytest.mark.e2e
 def test_migrate_and_seed_demo_on_sqlite(tmp_path):
     db = tmp_path / "demo.sqlite3"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS"))}

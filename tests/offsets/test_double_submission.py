@@ -89,6 +89,7 @@ def test_a_phase_code_taken_at_the_same_moment_is_refused_with_a_message(people)
     assert IssuancePhase.objects.count() == 1
 
 
+@pytest.mark.e2e
 def test_two_registers_at_once_on_sqlite_make_one_registration_and_no_500(tmp_path):
     """The embedded default: both requests in register_phase at once (see sqlite_double_register.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS"))}

@@ -14,6 +14,7 @@ from registry.models import Heartbeat
 from registry.periodic import InProcessBeat
 
 
+@pytest.mark.e2e
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)

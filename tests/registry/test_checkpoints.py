@@ -205,8 +205,9 @@ class TestPublication:
     def test_without_a_key_the_public_key_is_not_found_and_the_page_says_so(self, client):
         with override_settings(DEBUG=False, CHECKPOINT_SIGNING_KEY="", ALLOWED_HOSTS=["testserver"]):
             assert client.get(reverse("registry:public_key"), secure=True).status_code == 404
-            page = client.get(reverse("registry:transparency"), secure=True, HTTP_ACCEPT_LANGUAGE="en")
-            chinese = client.get(reverse("registry:transparency"), secure=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
+            url = reverse("registry:transparency")
+            page = client.get(url, secure=True, HTTP_ACCEPT_LANGUAGE="en")
+            chinese = client.get(url, secure=True, HTTP_ACCEPT_LANGUAGE="zh-hans")
         assert page.status_code == 200 and "not configured" in page.text
         assert "尚未配置签名密钥" in chinese.text
 
