@@ -6,35 +6,17 @@ TRUNCATE is left alone on purpose: the test runner empties tables between transa
 
 from django.db import migrations
 
-CREATE = """
-CREATE OR REPLACE FUNCTION registry_audit_event_is_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'audit events are append-only: % refused on event %', TG_OP, OLD.seq
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER audit_event_append_only
-    BEFORE UPDATE OR DELETE ON registry_auditevent
-    FOR EACH ROW EXECUTE FUNCTION registry_audit_event_is_append_only();
-"""
-
-DROP = """
-DROP TRIGGER IF EXISTS audit_event_append_only ON registry_auditevent;
-DROP FUNCTION IF EXISTS registry_audit_event_is_append_only();
-"""
-
-
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+from registry.db_operations import append_only
 
 
 class Migration(migrations.Migration):
     dependencies = [("registry", "0001_initial")]
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        append_only(
+            table="registry_auditevent",
+            trigger="audit_event_append_only",
+            function="registry_audit_event_is_append_only",
+            name="audit events",
+            key="seq",
+        )
+    ]

@@ -6,33 +6,7 @@ is left alone for the test runner. A rewrite behind the trigger's back is what p
 
 from django.db import migrations, models
 
-CREATE = """
-CREATE OR REPLACE FUNCTION registry_checkpoint_is_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'checkpoints are append-only: % refused on checkpoint %', TG_OP, OLD.number
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE TRIGGER checkpoint_append_only
-    BEFORE UPDATE OR DELETE ON registry_checkpoint
-    FOR EACH ROW EXECUTE FUNCTION registry_checkpoint_is_append_only();
-"""
-
-DROP = """
-DROP TRIGGER IF EXISTS checkpoint_append_only ON registry_checkpoint;
-DROP FUNCTION IF EXISTS registry_checkpoint_is_append_only();
-"""
-
-
-def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+from registry.db_operations import append_only
 
 
 class Migration(migrations.Migration):
@@ -58,5 +32,11 @@ class Migration(migrations.Migration):
                 "ordering": ["-number"],
             },
         ),
-        migrations.RunPython(forwards, backwards),
+        append_only(
+            table="registry_checkpoint",
+            trigger="checkpoint_append_only",
+            function="registry_checkpoint_is_append_only",
+            name="checkpoints",
+            key="number",
+        ),
     ]

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import InternalError, ProgrammingError, connection, transaction
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -62,6 +63,22 @@ class TestTaking:
         assert checkpoints.take() is not None
         assert checkpoints.take() is None
         assert Checkpoint.objects.count() == 1
+
+    @pytest.mark.postgres
+    def test_the_database_refuses_update_and_delete_of_checkpoints(self):
+        record_some(1)
+        checkpoint = checkpoints.take()
+        for statement in (
+            "UPDATE registry_checkpoint SET signature = 'forged' WHERE id = %s",
+            "DELETE FROM registry_checkpoint WHERE id = %s",
+        ):
+            with (
+                pytest.raises((InternalError, ProgrammingError)),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement, [checkpoint.pk])
+        assert Checkpoint.objects.get(pk=checkpoint.pk).signature == checkpoint.signature
 
     def test_checkpoints_form_a_chain(self):
         record_some(1)
