@@ -1,4 +1,4 @@
-"""Benchmark of registering an issuance phase (offsets.services.register_phase) and of what follows it.
+"""Benchmark of registering an issuance phase (offsets.issuing.register_phase) and of what follows it.
 
 The claim measured: registering a phase of 1,000 declarations is one database transaction, and the
 certificates, the owners' e-mails and the announcement's PDF follow from a real Celery worker, each
@@ -285,7 +285,7 @@ def closed_phase(registrar, approver):
     """The phase, through the real services up to a closed notice; prints how long each step took."""
     from django.utils import timezone
 
-    from offsets import services
+    from offsets import issuing
     from projects.models import Declaration
 
     steps = []
@@ -298,21 +298,19 @@ def closed_phase(registrar, approver):
 
     phase = step(
         "create_phase",
-        lambda: services.create_phase(
+        lambda: issuing.create_phase(
             code=PHASE_CODE, title_zh="基准测试批次", title_en="Benchmark phase", by=registrar
         ),
     )
     declarations = list(Declaration.objects.order_by("pk"))
-    added = step(
-        "add_to_phase", lambda: services.add_to_phase(phase, by=registrar, declarations=declarations)
-    )
-    step("submit_phase", lambda: services.submit_phase(phase, by=registrar))
-    step("approve_for_notice", lambda: services.approve_for_notice(phase, by=approver))
+    added = step("add_to_phase", lambda: issuing.add_to_phase(phase, by=registrar, declarations=declarations))
+    step("submit_phase", lambda: issuing.submit_phase(phase, by=registrar))
+    step("approve_for_notice", lambda: issuing.approve_for_notice(phase, by=approver))
     phase = step(
-        "publish_notice", lambda: services.publish_notice(phase, by=registrar, today=NOTICE_PUBLISHED)
+        "publish_notice", lambda: issuing.publish_notice(phase, by=registrar, today=NOTICE_PUBLISHED)
     )
-    after_deadline = services.notice_deadline(phase) + timedelta(hours=1)
-    closed = step("close_notice", lambda: services.close_notice(phase, now=after_deadline))
+    after_deadline = issuing.notice_deadline(phase) + timedelta(hours=1)
+    closed = step("close_notice", lambda: issuing.close_notice(phase, now=after_deadline))
     if closed is None:
         sys.exit(f"close_notice did not close {phase.code} (notice until {phase.notice_end}).")
     print(f"Phase {phase.code}: {added:,} declarations; " + ", ".join(steps) + ".", flush=True)
@@ -493,7 +491,7 @@ def register(phase, approver) -> dict:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    from offsets import services
+    from offsets import issuing
 
     marks = {}
     run_hooks = connection.run_and_clear_commit_hooks
@@ -513,7 +511,7 @@ def register(phase, approver) -> dict:
         with connection.execute_wrapper(statements), CaptureQueriesContext(connection) as context:
             started = time.perf_counter()
             prober.start()
-            registered = services.register_phase(phase, by=approver)
+            registered = issuing.register_phase(phase, by=approver)
             returned = time.perf_counter()
     finally:
         del connection.run_and_clear_commit_hooks  # back to the class's method

@@ -7,7 +7,7 @@ class OffsetsConfig(AppConfig):
     verbose_name = _("Issuance and credits")
 
     def ready(self) -> None:
-        from offsets import ledger, notifications
+        from offsets import ledger_checks, notifications
         from offsets.public import home_context
         from registry.audit import ACTION_LABELS
         from registry.checkpoints import TOTALS_PROVIDERS
@@ -16,8 +16,8 @@ class OffsetsConfig(AppConfig):
         notifications.register()
         if home_context not in HOME_PROVIDERS:
             HOME_PROVIDERS.append(home_context)
-        if ledger.totals not in TOTALS_PROVIDERS:  # signed in every checkpoint
-            TOTALS_PROVIDERS.append(ledger.totals)
+        if ledger_checks.totals not in TOTALS_PROVIDERS:  # signed in every checkpoint
+            TOTALS_PROVIDERS.append(ledger_checks.totals)
         ACTION_LABELS.update(
             {
                 "phase.created": _("Phase created"),

@@ -18,6 +18,6 @@ def make_announcement_pdf(announcement_id: int) -> None:
 @shared_task
 def close_notices() -> list[str]:
     """Periodic: close the notices whose period has ended (by the clock)."""
-    from offsets import services
+    from offsets import issuing
 
-    return services.close_due_notices()
+    return issuing.close_due_notices()

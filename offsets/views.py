@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from offsets import services, verification
+from offsets import issuing, verification
 from offsets.forms import ObjectionAnswerForm, ObjectionForm, PhaseForm, RulingForm, VerifyForm
 from offsets.models import (
     Announcement,
@@ -68,8 +68,8 @@ def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
             "version": current,
             "versions": versions,
             "objections": phase.objections.select_related("declaration__project").order_by("filed_at"),
-            "open": services.notice_is_open(phase),
-            "deadline": services.notice_deadline(phase) if phase.notice_end else None,
+            "open": issuing.notice_is_open(phase),
+            "deadline": issuing.notice_deadline(phase) if phase.notice_end else None,
             "issuances": phase.issuances.select_related("project", "account__organisation").order_by(
                 "first_unit"
             ),
@@ -112,9 +112,9 @@ def object_to(request: HttpRequest, code: str) -> HttpResponse:
             f"{e.declaration.project.code} · {e.declaration.project.title} · "
             f"{e.declaration.period_start:%Y-%m-%d}–{e.declaration.period_end:%Y-%m-%d}",
         )
-        for e in services.live_entries(phase)
+        for e in issuing.live_entries(phase)
     ]
-    if not services.notice_is_open(phase):
+    if not issuing.notice_is_open(phase):
         return render(
             request,
             "offsets/objection_form.html",
@@ -135,7 +135,7 @@ def object_to(request: HttpRequest, code: str) -> HttpResponse:
             return render(request, "offsets/objection_form.html", {"phase": phase, "form": form}, status=429)
         data = form.cleaned_data
         try:
-            objection = services.file_objection(
+            objection = issuing.file_objection(
                 phase,
                 declaration=Declaration.objects.get(pk=data["declaration"]),
                 name=data["name"],
@@ -225,7 +225,7 @@ class NoticeFeed(Feed):
                 "start": phase.notice_start,
                 "end": phase.notice_end,
             }
-        return _("%(tonnes)s t registered.") % {"tonnes": services.issued_total(phase)}
+        return _("%(tonnes)s t registered.") % {"tonnes": issuing.issued_total(phase)}
 
     def item_link(self, item):
         kind, phase, _when = item
@@ -292,7 +292,7 @@ def answer_objection(request: HttpRequest, pk: int) -> HttpResponse:
     form = ObjectionAnswerForm(request.POST)
     if form.is_valid():
         try:
-            services.answer_objection(objection, by=request.user, answer=form.cleaned_data["answer"])
+            issuing.answer_objection(objection, by=request.user, answer=form.cleaned_data["answer"])
         except TransitionRefused as error:
             messages.error(request, str(error))
         else:
@@ -308,7 +308,7 @@ def office_phases(request: HttpRequest) -> HttpResponse:
     form = PhaseForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            phase = services.create_phase(by=request.user, **form.cleaned_data)
+            phase = issuing.create_phase(by=request.user, **form.cleaned_data)
         except ValidationError as error:
             form.add_error("code", error)
         else:
@@ -326,9 +326,9 @@ def office_phase(request: HttpRequest, code: str) -> HttpResponse:
         "offsets/office_phase.html",
         {
             "phase": phase,
-            "totals": services.totals(phase),
-            "entries": services.live_entries(phase),
-            "eligible": services.eligible_declarations() if phase.status == PhaseStatus.DRAFTING else [],
+            "totals": issuing.totals(phase),
+            "entries": issuing.live_entries(phase),
+            "eligible": issuing.eligible_declarations() if phase.status == PhaseStatus.DRAFTING else [],
             "objections": phase.objections.select_related("declaration__project__organisation", "ruled_by"),
             "ruling_form": RulingForm(),
             "can_assemble": user.has_perm("offsets.assemble_phase"),
@@ -347,21 +347,21 @@ def office_phase_act(request: HttpRequest, code: str, action: str) -> HttpRespon
     phase = get_object_or_404(IssuancePhase, code=code)
     user, note = request.user, params.text(request.POST, "note")
     actions = {
-        "add": lambda: services.add_to_phase(
+        "add": lambda: issuing.add_to_phase(
             phase,
             by=user,
             declarations=list(Declaration.objects.filter(pk__in=params.ids(request.POST, "declarations"))),
         ),
-        "remove": lambda: services.remove_from_phase(
+        "remove": lambda: issuing.remove_from_phase(
             phase,
             by=user,
             declaration=get_object_or_404(Declaration, pk=params.an_id(request.POST, "declaration")),
         ),
-        "submit": lambda: services.submit_phase(phase, by=user),
-        "approve": lambda: services.approve_for_notice(phase, by=user, note=note),
-        "send_back": lambda: services.send_back_phase(phase, by=user, reasons=note),
-        "publish": lambda: services.publish_notice(phase, by=user),
-        "register": lambda: services.register_phase(phase, by=user),
+        "submit": lambda: issuing.submit_phase(phase, by=user),
+        "approve": lambda: issuing.approve_for_notice(phase, by=user, note=note),
+        "send_back": lambda: issuing.send_back_phase(phase, by=user, reasons=note),
+        "publish": lambda: issuing.publish_notice(phase, by=user),
+        "register": lambda: issuing.register_phase(phase, by=user),
     }
     if action not in actions:
         raise Http404
@@ -383,7 +383,7 @@ def rule(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Choose the ruling and give its reasons."))
     else:
         try:
-            services.rule_objection(
+            issuing.rule_objection(
                 objection,
                 by=request.user,
                 upheld=form.cleaned_data["outcome"] == "upheld",

@@ -263,15 +263,15 @@ def approved_declaration(people=None, **kwargs):
 
 
 def phase_in_notice(declarations, people, *, code: str = "2023P01", today=None):
-    from offsets import services
+    from offsets import issuing
 
-    phase = services.create_phase(
+    phase = issuing.create_phase(
         code=code, title_zh="测试批次", title_en="Test phase", by=people["registry_admin"]
     )
-    services.add_to_phase(phase, by=people["registry_admin"], declarations=declarations)
-    services.submit_phase(phase, by=people["registry_admin"])
-    services.approve_for_notice(phase, by=people["approver"])
-    return services.publish_notice(phase, by=people["registry_admin"], today=today)
+    issuing.add_to_phase(phase, by=people["registry_admin"], declarations=declarations)
+    issuing.submit_phase(phase, by=people["registry_admin"])
+    issuing.approve_for_notice(phase, by=people["approver"])
+    return issuing.publish_notice(phase, by=people["registry_admin"], today=today)
 
 
 def closed_phase(declarations, people, *, code: str = "2023P01"):
@@ -279,17 +279,17 @@ def closed_phase(declarations, people, *, code: str = "2023P01"):
 
     from django.utils import timezone
 
-    from offsets import services
+    from offsets import issuing
 
     phase = phase_in_notice(declarations, people, code=code, today=date(2023, 12, 7))
-    services.close_notice(phase, now=timezone.make_aware(datetime(2023, 12, 16, 9)))
+    issuing.close_notice(phase, now=timezone.make_aware(datetime(2023, 12, 16, 9)))
     phase.refresh_from_db()
     return phase
 
 
 def registered_phase(people, count: int = 2, *, code: str = "2023P01"):
     """A phase of `count` declarations registered through the real services (ledger and audit trail)."""
-    from offsets import services
+    from offsets import issuing
 
     phase = closed_phase([approved_declaration(people) for _ in range(count)], people, code=code)
-    return services.register_phase(phase, by=people["approver"])
+    return issuing.register_phase(phase, by=people["approver"])

@@ -124,9 +124,9 @@ class TestPhaseCodes:
 class TestPhaseActions:
     @pytest.fixture
     def phase(self):
-        from offsets import services
+        from offsets import issuing
 
-        return services.create_phase(
+        return issuing.create_phase(
             code="2024P01", title_zh="批次", title_en="Phase", by=make_bureau("registry_admin")
         )
 

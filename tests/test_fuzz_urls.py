@@ -233,7 +233,7 @@ class World:
 
 
 def _build_world() -> World:
-    from offsets import services as offsets_services
+    from offsets import issuing
     from projects import workflow
     from registry import services as registry_services
     from registry.models import OrgRole
@@ -264,10 +264,10 @@ def _build_world() -> World:
     make_project(organisation)  # a draft
     # A registered phase (issuances, blocks, certificates, announcement) and one in notice, objected to.
     registered = approved_declaration(people, project=project)
-    offsets_services.register_phase(closed_phase([registered], people, code="2023P01"), by=people["approver"])
+    issuing.register_phase(closed_phase([registered], people, code="2023P01"), by=people["approver"])
     noticed = approved_declaration(people, project=file_project(make_project(organisation), people))
     in_notice = phase_in_notice([noticed], people, code="2024P01")
-    offsets_services.file_objection(
+    issuing.file_objection(
         in_notice,
         declaration=noticed,
         name="王五",
@@ -276,7 +276,7 @@ def _build_world() -> World:
         phone="",
         reasons="Double counted.",
     )
-    offsets_services.create_phase(
+    issuing.create_phase(
         code="2024P02", title_zh="草稿批次", title_en="Draft phase", by=people["registry_admin"]
     )
     # A declaration at intake, and one returned with a finding to answer.

@@ -188,8 +188,7 @@ def _organisation(tag: str, people: dict) -> dict:
 
 
 def _build_world() -> World:
-    from offsets import documents
-    from offsets import services as offsets_services
+    from offsets import documents, issuing
     from offsets.models import Announcement, Certificate, NoticeVersion
     from tests.factories import (
         admin_of,
@@ -208,9 +207,9 @@ def _build_world() -> World:
     enrol_authenticator(superuser)
     a, b = _organisation("A", people), _organisation("B", people)
     registered = closed_phase([a["registered"], b["registered"]], people, code="2023P01")
-    offsets_services.register_phase(registered, by=people["approver"])
+    issuing.register_phase(registered, by=people["approver"])
     in_notice = phase_in_notice([a["noticed"], b["noticed"]], people, code="2024P01")
-    objection = offsets_services.file_objection(
+    objection = issuing.file_objection(
         in_notice,
         declaration=b["noticed"],
         name="Objectorb Secret",
@@ -220,7 +219,7 @@ def _build_world() -> World:
         reasons="Secret objection reasons B.",
         attachment=pdf_upload("evidence.pdf"),
     )
-    offsets_services.answer_objection(objection, by=b["admin"], answer="Secret objection answer B.")
+    issuing.answer_objection(objection, by=b["admin"], answer="Secret objection answer B.")
     # What the on-commit jobs would make (the fixture's transaction never commits): the PDFs, made once.
     for version in NoticeVersion.objects.all():
         documents.make_notice_pdf(version.pk)

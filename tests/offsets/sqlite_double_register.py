@@ -18,7 +18,7 @@ from django.core.management import call_command  # noqa: E402
 from django.test import Client  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 
-from offsets import services  # noqa: E402
+from offsets import issuing  # noqa: E402
 from offsets.models import Issuance, IssuancePhase  # noqa: E402
 from registry.models import Delivery  # noqa: E402
 from tests.factories import approved_declaration, closed_phase, make_bureau, reviewers  # noqa: E402
@@ -43,14 +43,14 @@ def main(out: str) -> None:
     # Each request waits in register_phase's first read until the other one is there too (or, when the
     # database lets only one in at a time, until it is clear that the other cannot come in).
     barrier = threading.Barrier(2, timeout=3)
-    original = services.live_entries
+    original = issuing.live_entries
 
     def held(phase_):
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
         return original(phase_)
 
-    services.live_entries = held
+    issuing.live_entries = held
     statuses: list = [None, None]
 
     def post(n: int) -> None:
@@ -62,7 +62,7 @@ def main(out: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    services.live_entries = original
+    issuing.live_entries = original
 
     phase.refresh_from_db()
     issuance = Issuance.objects.get(phase=phase)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from offsets import services
+from offsets import issuing
 from offsets.models import Certificate, IssuancePhase, Objection, PhaseStatus
 from registry.models import OrgRole
 from tests.factories import PASSWORD, approved_declaration, make_bureau, make_member, reviewers
@@ -82,9 +82,7 @@ def test_phase_from_assembly_to_certificate(browser: Browser, live_server, langu
 
     # The scheduled job closes the notice once its last day has passed.
     phase.refresh_from_db()
-    assert services.close_due_notices(now=services.notice_deadline(phase) + timedelta(seconds=1)) == [
-        "2023P01"
-    ]
+    assert issuing.close_due_notices(now=issuing.notice_deadline(phase) + timedelta(seconds=1)) == ["2023P01"]
 
     deciding.goto(base + "/office/phases/2023P01/")
     deciding.locator("form.phase-register button").click()

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from playwright.sync_api import Page, expect
 
-from offsets import services
+from offsets import issuing
 from tests.factories import (
     approved_declaration,
     closed_phase,
@@ -33,7 +33,7 @@ def test_find_the_project_follow_a_serial_and_download_open_data(
     gem = make_organisation(name="格林美（武汉）城市矿山产业集团有限公司")
     project = file_project(make_project(gem, title="武汉格林美城市矿产循环产业园分布式光伏发电项目"), people)
     declaration = approved_declaration(people, project=project)
-    services.register_phase(closed_phase([declaration], people), by=people["approver"])
+    issuing.register_phase(closed_phase([declaration], people), by=people["approver"])
     serial = declaration.project.issuances.get().serial
 
     page.set_extra_http_headers({"Accept-Language": ACCEPT_LANGUAGE[language]})

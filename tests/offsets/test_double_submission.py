@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from offsets import services
+from offsets import issuing
 from offsets.models import Issuance, IssuancePhase, Objection, PhaseStatus
 from offsets.views import OBJECTION_RECEIPT_SALT
 from tests.factories import approved_declaration, closed_phase, phase_in_notice, reviewers
@@ -80,9 +80,9 @@ def test_a_second_register_without_a_token_is_refused_with_a_message(client, peo
 
 def test_a_phase_code_taken_at_the_same_moment_is_refused_with_a_message(people):
     """Both requests passed the "exists?" check before either inserted: the unique index decides."""
-    services.create_phase(code="2023P01", title_zh="第一批", title_en="Phase 1", by=people["registry_admin"])
+    issuing.create_phase(code="2023P01", title_zh="第一批", title_en="Phase 1", by=people["registry_admin"])
     with mock.patch.object(QuerySet, "exists", return_value=False), pytest.raises(ValidationError) as refused:
-        services.create_phase(
+        issuing.create_phase(
             code="2023P01", title_zh="第一批", title_en="Phase 1", by=people["registry_admin"]
         )
     assert refused.value.messages == ["A phase with the code 2023P01 exists already."]

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from offsets import ledger, services
+from offsets import issuing, ledger_checks
 from offsets.models import BlockStatus, Certificate, Issuance, SerialBlock
 from offsets.serials import format_serial
 from registry import audit
@@ -61,7 +61,7 @@ def test_an_issuance_and_its_block_inflated_by_1000_t(registered):
 
 def test_an_inflation_with_the_unit_counter_moved_too_is_still_named_by_the_audit_trail(registered):
     inflate(registered[-1], 1000)
-    Counter.objects.filter(name=ledger.UNIT_COUNTER).update(value=registered[-1].last_unit + 1000)
+    Counter.objects.filter(name=ledger_checks.UNIT_COUNTER).update(value=registered[-1].last_unit + 1000)
     output = ledger_violations()
     assert "units:" not in output
     assert f"Ledger violation: audit: {registered[-1].serial[:20]}" in output
@@ -104,7 +104,7 @@ def test_a_retirement_recorded_in_the_audit_trail_passes(registered):
 
 def test_an_issuance_moved_to_another_account_with_its_block(registered):
     issuance = registered[0]
-    other = services.account_of(make_organisation())
+    other = issuing.account_of(make_organisation())
     Issuance.objects.filter(pk=issuance.pk).update(account=other)
     SerialBlock.objects.filter(issuance=issuance).update(account=other)
     output = ledger_violations()
@@ -156,7 +156,7 @@ def test_a_ledger_edit_hidden_by_rewriting_the_audit_trail_is_caught_by_a_kept_c
     kept.write_bytes(client.get(reverse("registry:checkpoints_json")).content)
 
     issuance = Issuance.objects.order_by("first_unit").first()
-    other = services.account_of(make_organisation())
+    other = issuing.account_of(make_organisation())
     Issuance.objects.filter(pk=issuance.pk).update(account=other)
     SerialBlock.objects.filter(issuance=issuance).update(account=other)
     registration = AuditEvent.objects.get(action="credits.issued", subject_id=str(issuance.pk))

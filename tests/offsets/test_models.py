@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from offsets import ledger
+from offsets import ledger_checks
 from offsets.models import BlockStatus, IssuancePhase, PhaseEntry, PhaseStatus, SerialBlock
 from tests.factories import (
     file_project,
@@ -68,5 +68,5 @@ def test_live_blocks_leave_out_split_ones_whose_units_live_on_in_their_children(
     assert list(SerialBlock.objects.live()) == children
     assert list(parent.issuance.blocks.live()) == children
     call_command("verify_ledger")  # the split is whole: the children cover the parent's units
-    totals = ledger.totals()
+    totals = ledger_checks.totals()
     assert totals["held"] + totals["reserved"] == parent.quantity  # the parent's units counted once

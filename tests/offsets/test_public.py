@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from offsets import services
+from offsets import issuing
 from tests.factories import (
     approved_declaration,
     closed_phase,
@@ -47,7 +47,7 @@ def test_filters_by_district_and_credits(client, people):
     declaration = approved_declaration(people)
     file_project(make_project(district="jianghan"))
     phase = closed_phase([declaration], people)
-    services.register_phase(phase, by=people["approver"])
+    issuing.register_phase(phase, by=people["approver"])
     credited = client.get(reverse("offsets:registry"), {"status": "credited"}).context["rows"]
     assert [p.code for p, _ in credited] == [declaration.project.code]
     assert [
@@ -76,7 +76,7 @@ def test_first_and_last_page_cost_the_same_queries(client):
 def test_the_project_page_shows_its_issuances_blocks_and_milestones(client, people):
     declaration = approved_declaration(people)
     phase = closed_phase([declaration], people)
-    services.register_phase(phase, by=people["approver"])
+    issuing.register_phase(phase, by=people["approver"])
     response = client.get(
         reverse("offsets:project", args=[declaration.project.code]), headers={"accept-language": "en"}
     )
@@ -91,7 +91,7 @@ def test_open_data_totals_and_masking(client, people):
     person_declaration = approved_declaration(people, project=file_project(make_project(person), people))
     other = approved_declaration(people)
     phase = closed_phase([person_declaration, other], people)
-    services.register_phase(phase, by=people["approver"])
+    issuing.register_phase(phase, by=people["approver"])
     expected = person_declaration.verified_t + other.verified_t
     phases = json.loads(client.get(reverse("offsets:open_data_file", args=["phases", "json"])).content)
     assert phases["rows"][0]["issued_t"] == expected
@@ -133,7 +133,7 @@ def test_notices_filter_by_year_and_kind(client, people):
     from tests.factories import phase_in_notice
 
     registered = closed_phase([approved_declaration(people)], people, code="2023P01")  # published 2023
-    services.register_phase(registered, by=people["approver"])
+    issuing.register_phase(registered, by=people["approver"])
     current = phase_in_notice([approved_declaration(people)], people, code="2026P01", today=date.today())
     url = reverse("offsets:notices")
 

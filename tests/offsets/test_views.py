@@ -7,7 +7,7 @@ from defusedxml import ElementTree as ET
 from django.core.cache import cache
 from django.urls import reverse
 
-from offsets import documents, services
+from offsets import documents, issuing
 from offsets.models import Certificate, Issuance, Objection
 from tests.factories import (
     admin_of,
@@ -31,7 +31,7 @@ def registered(people, django_capture_on_commit_callbacks):
     declaration = approved_declaration(people)
     phase = closed_phase([declaration], people)
     with django_capture_on_commit_callbacks(execute=True):
-        services.register_phase(phase, by=people["approver"])
+        issuing.register_phase(phase, by=people["approver"])
     return Issuance.objects.get()
 
 
@@ -67,7 +67,7 @@ class TestCertificates:
         phase = closed_phase([declaration], people)
         mailoutbox.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            services.register_phase(phase, by=people["approver"])
+            issuing.register_phase(phase, by=people["approver"])
         owner = admin_of(declaration.project.organisation)
         to_owner = [m for m in mailoutbox if m.to == [owner.email] and m.attachments]
         assert len(to_owner) == 1

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from offsets import services
+from offsets import issuing
 from offsets.models import Issuance, IssuancePhase, Objection, PhaseStatus
 from registry.middleware import OnceOnlyMiddleware
 from tests.factories import approved_declaration, closed_phase, phase_in_notice, reviewers
@@ -134,10 +134,10 @@ def test_tokens_are_kept_per_browser(client, notice, people):
 
 def test_every_rendered_form_carries_a_fresh_token(client, people):
     first, second = approved_declaration(people), approved_declaration(people)
-    phase = services.create_phase(
+    phase = issuing.create_phase(
         code="2023P01", title_zh="第一批", title_en="Phase 1", by=people["registry_admin"]
     )
-    services.add_to_phase(phase, by=people["registry_admin"], declarations=[first])
+    issuing.add_to_phase(phase, by=people["registry_admin"], declarations=[first])
     client.force_login(people["registry_admin"])
     page = client.get(reverse("offsets:office_phase", args=[phase.code])).text
     forms = [

@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from offsets import services as offsets_services
+from offsets import issuing
 from projects.spreadsheets import SheetRefused, read_monthly_sheet
 from registry import uploads
 from registry.uploads import DOCUMENT_KINDS, XLSX, attachment, check_upload, display_name, storage_name
@@ -189,7 +189,7 @@ def test_objection_evidence_is_served_to_those_who_rule_and_to_nobody_else(clien
     people = reviewers()
     declaration = approved_declaration(people)
     phase = phase_in_notice([declaration], people)
-    objection = offsets_services.file_objection(
+    objection = issuing.file_objection(
         phase,
         declaration=declaration,
         name="王五",

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from offsets.services import close_due_notices
+from offsets.issuing import close_due_notices
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from offsets.ledger import check
+from offsets.ledger_checks import check
 from offsets.models import Issuance, SerialBlock
 
 

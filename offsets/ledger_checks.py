@@ -29,7 +29,7 @@ from django.db.models import F, Sum
 from offsets.models import LIVE_BLOCK_STATUSES, BlockStatus, Issuance, SerialBlock
 from registry.models import AuditEvent, Counter
 
-UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.services)
+UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.issuing)
 ISSUE_ACTION = "credits.issued"
 RETIREMENT_ACTIONS = ("credits.retired", "credits.cancelled")
 

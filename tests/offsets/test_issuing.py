@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from offsets import services
+from offsets import issuing
 from offsets.models import (
     Certificate,
     Issuance,
@@ -39,47 +39,47 @@ def aware(*args) -> datetime:
 class TestAssembly:
     def test_only_approved_declarations_in_no_other_phase_are_added(self, people):
         declaration = approved_declaration(people)
-        phase = services.create_phase(
+        phase = issuing.create_phase(
             code="2023p01", title_zh="一", title_en="one", by=people["registry_admin"]
         )
         assert phase.code == "2023P01"
-        services.add_to_phase(phase, by=people["registry_admin"], declarations=[declaration])
-        other = services.create_phase(
+        issuing.add_to_phase(phase, by=people["registry_admin"], declarations=[declaration])
+        other = issuing.create_phase(
             code="2023P02", title_zh="二", title_en="two", by=people["registry_admin"]
         )
         with pytest.raises(TransitionRefused, match="no other phase"):
-            services.add_to_phase(other, by=people["registry_admin"], declarations=[declaration])
+            issuing.add_to_phase(other, by=people["registry_admin"], declarations=[declaration])
 
     def test_the_database_keeps_a_declaration_in_one_live_phase(self, people):
         declaration = approved_declaration(people)
-        first = services.create_phase(code="A1", title_zh="一", title_en="one", by=people["registry_admin"])
-        second = services.create_phase(code="A2", title_zh="二", title_en="two", by=people["registry_admin"])
+        first = issuing.create_phase(code="A1", title_zh="一", title_en="one", by=people["registry_admin"])
+        second = issuing.create_phase(code="A2", title_zh="二", title_en="two", by=people["registry_admin"])
         PhaseEntry.objects.create(phase=first, declaration=declaration)
         with pytest.raises(IntegrityError), transaction.atomic():
             PhaseEntry.objects.create(phase=second, declaration=declaration)
 
     def test_totals_per_methodology(self, people):
         declarations = [approved_declaration(people), approved_declaration(people)]
-        phase = services.create_phase(code="T1", title_zh="一", title_en="one", by=people["registry_admin"])
-        services.add_to_phase(phase, by=people["registry_admin"], declarations=declarations)
-        totals = services.totals(phase)
+        phase = issuing.create_phase(code="T1", title_zh="一", title_en="one", by=people["registry_admin"])
+        issuing.add_to_phase(phase, by=people["registry_admin"], declarations=declarations)
+        totals = issuing.totals(phase)
         assert totals["declarations"] == 2 and totals["tonnes"] == sum(d.verified_t for d in declarations)
         assert [code for code, _ in totals["per_methodology"]] == ["PV"]
 
     def test_the_assembler_cannot_approve_its_own_phase(self, people):
         both = make_bureau("registry_admin", "approver")
-        phase = services.create_phase(code="F1", title_zh="一", title_en="one", by=both)
-        services.add_to_phase(phase, by=both, declarations=[approved_declaration(people)])
-        services.submit_phase(phase, by=both)
+        phase = issuing.create_phase(code="F1", title_zh="一", title_en="one", by=both)
+        issuing.add_to_phase(phase, by=both, declarations=[approved_declaration(people)])
+        issuing.submit_phase(phase, by=both)
         with pytest.raises(TransitionRefused, match="another approver"):
-            services.approve_for_notice(phase, by=both)
-        services.send_back_phase(phase, by=people["approver"], reasons="Add the second declaration")
+            issuing.approve_for_notice(phase, by=both)
+        issuing.send_back_phase(phase, by=people["approver"], reasons="Add the second declaration")
         phase.refresh_from_db()
         assert phase.status == PhaseStatus.DRAFTING and "second" in phase.status_note
 
     def test_only_registry_administrators_assemble(self, people):
         with pytest.raises(PermissionDenied):
-            services.create_phase(code="X1", title_zh="一", title_en="one", by=people["approver"])
+            issuing.create_phase(code="X1", title_zh="一", title_en="one", by=people["approver"])
 
 
 class TestNotice:
@@ -104,10 +104,10 @@ class TestNotice:
             "phone": "",
             "reasons": "Double counting",
         }
-        objection = services.file_objection(phase, now=aware(2023, 12, 15, 23, 59, 59), **data)
+        objection = issuing.file_objection(phase, now=aware(2023, 12, 15, 23, 59, 59), **data)
         assert objection.reference == "OBJ-2023P01-001"
         with pytest.raises(TransitionRefused, match="ended"):
-            services.file_objection(phase, now=aware(2023, 12, 16, 0, 0, 0), **data)
+            issuing.file_objection(phase, now=aware(2023, 12, 16, 0, 0, 0), **data)
         assert Objection.objects.count() == 1
 
     def test_an_objection_needs_a_way_to_reach_the_objector(self, people):
@@ -116,7 +116,7 @@ class TestNotice:
         from django.core.exceptions import ValidationError
 
         with pytest.raises(ValidationError):
-            services.file_objection(
+            issuing.file_objection(
                 phase, declaration=declaration, name="x", organisation="", email="", phone="", reasons="r"
             )
 
@@ -126,7 +126,7 @@ class TestNotice:
         declaration = approved_declaration(people)
         phase = phase_in_notice([declaration], people)
         with pytest.raises(ValidationError):
-            services.file_objection(
+            issuing.file_objection(
                 phase,
                 declaration=declaration,
                 name="x",
@@ -142,7 +142,7 @@ class TestNotice:
         keep, contested = approved_declaration(people), approved_declaration(people)
         phase = phase_in_notice([keep, contested], people, today=date(2023, 12, 7))
         end_before = phase.notice_end
-        objection = services.file_objection(
+        objection = issuing.file_objection(
             phase,
             declaration=contested,
             name="x",
@@ -152,11 +152,11 @@ class TestNotice:
             reasons="Panels counted twice",
             now=aware(2023, 12, 8, 10),
         )
-        services.rule_objection(objection, by=people["technical_reviewer"], upheld=True, reasons="Confirmed")
+        issuing.rule_objection(objection, by=people["technical_reviewer"], upheld=True, reasons="Confirmed")
         contested.refresh_from_db()
         phase.refresh_from_db()
         assert contested.stage == Stage.TECHNICAL and contested.verified_t is None
-        assert [e.declaration for e in services.live_entries(phase)] == [keep]
+        assert [e.declaration for e in issuing.live_entries(phase)] == [keep]
         versions = list(NoticeVersion.objects.filter(phase=phase).order_by("version"))
         assert [v.version for v in versions] == [1, 2]
         assert len(versions[0].snapshot["rows"]) == 2 and len(versions[1].snapshot["rows"]) == 1
@@ -166,30 +166,30 @@ class TestNotice:
     def test_dismissed_objection_changes_nothing_but_its_status(self, people):
         declaration = approved_declaration(people)
         phase = phase_in_notice([declaration], people)
-        objection = services.file_objection(
+        objection = issuing.file_objection(
             phase, declaration=declaration, name="x", organisation="", email="x@e.com", phone="", reasons="r"
         )
-        services.rule_objection(
+        issuing.rule_objection(
             objection, by=people["technical_reviewer"], upheld=False, reasons="No evidence"
         )
-        assert services.live_entries(phase).count() == 1
+        assert issuing.live_entries(phase).count() == 1
         with pytest.raises(TransitionRefused):
-            services.rule_objection(objection, by=people["technical_reviewer"], upheld=True, reasons="again")
+            issuing.rule_objection(objection, by=people["technical_reviewer"], upheld=True, reasons="again")
 
     def test_only_technical_reviewers_rule(self, people):
         declaration = approved_declaration(people)
         phase = phase_in_notice([declaration], people)
-        objection = services.file_objection(
+        objection = issuing.file_objection(
             phase, declaration=declaration, name="x", organisation="", email="x@e.com", phone="", reasons="r"
         )
         with pytest.raises(PermissionDenied):
-            services.rule_objection(objection, by=people["approver"], upheld=False, reasons="no")
+            issuing.rule_objection(objection, by=people["approver"], upheld=False, reasons="no")
 
     def test_the_notice_closes_by_itself_after_the_last_day(self, people):
         phase = phase_in_notice([approved_declaration(people)], people, today=date(2023, 12, 7))
-        assert services.close_due_notices(now=aware(2023, 12, 15, 23, 59, 59)) == []
-        assert services.close_due_notices(now=aware(2023, 12, 16, 0, 0, 1)) == ["2023P01"]
-        assert services.close_due_notices(now=aware(2023, 12, 17)) == []  # twice: nothing more
+        assert issuing.close_due_notices(now=aware(2023, 12, 15, 23, 59, 59)) == []
+        assert issuing.close_due_notices(now=aware(2023, 12, 16, 0, 0, 1)) == ["2023P01"]
+        assert issuing.close_due_notices(now=aware(2023, 12, 17)) == []  # twice: nothing more
         phase.refresh_from_db()
         assert phase.status == PhaseStatus.CLOSED
 
@@ -205,7 +205,7 @@ class TestRegistration:
     def test_registration_credits_serial_blocks_to_the_owners(self, people):
         declarations = [approved_declaration(people), approved_declaration(people)]
         phase = closed_phase(declarations, people)
-        services.register_phase(phase, by=people["approver"])
+        issuing.register_phase(phase, by=people["approver"])
         issuances = list(Issuance.objects.order_by("first_unit"))
         assert [i.quantity for i in issuances] == [d.verified_t for d in declarations]
         assert issuances[0].first_unit == 1 and issuances[1].first_unit == issuances[0].last_unit + 1
@@ -221,7 +221,7 @@ class TestRegistration:
     def test_a_phase_with_an_objection_awaiting_a_ruling_cannot_be_registered(self, people):
         declaration = approved_declaration(people)
         phase = phase_in_notice([declaration], people, today=date(2023, 12, 7))
-        services.file_objection(
+        issuing.file_objection(
             phase,
             declaration=declaration,
             name="x",
@@ -231,9 +231,9 @@ class TestRegistration:
             reasons="r",
             now=aware(2023, 12, 8),
         )
-        services.close_notice(phase, now=aware(2023, 12, 16, 1))
+        issuing.close_notice(phase, now=aware(2023, 12, 16, 1))
         with pytest.raises(TransitionRefused, match="awaits a ruling"):
-            services.register_phase(phase, by=people["approver"])
+            issuing.register_phase(phase, by=people["approver"])
         assert not Issuance.objects.exists()
 
     def test_a_failure_in_the_middle_leaves_nothing(self, people, monkeypatch):
@@ -244,7 +244,7 @@ class TestRegistration:
 
         monkeypatch.setattr(Certificate.objects, "bulk_create", failing_bulk_create)
         with pytest.raises(RuntimeError):
-            services.register_phase(phase, by=people["approver"])
+            issuing.register_phase(phase, by=people["approver"])
         phase.refresh_from_db()
         assert phase.status == PhaseStatus.CLOSED
         assert (Issuance.objects.count(), SerialBlock.objects.count(), Certificate.objects.count()) == (
@@ -256,15 +256,15 @@ class TestRegistration:
 
         assert not Counter.objects.filter(name="serial-units", value__gt=0).exists()
         monkeypatch.undo()
-        services.register_phase(phase, by=people["approver"])  # and it can still be registered
+        issuing.register_phase(phase, by=people["approver"])  # and it can still be registered
         assert Issuance.objects.get(declaration=phase.entries.first().declaration).first_unit == 1
 
     def test_only_a_closed_phase_is_registered_and_only_by_an_approver(self, people):
         phase = phase_in_notice([approved_declaration(people)], people)
         with pytest.raises(TransitionRefused):
-            services.register_phase(phase, by=people["approver"])
+            issuing.register_phase(phase, by=people["approver"])
         with pytest.raises(PermissionDenied):
-            services.register_phase(phase, by=people["registry_admin"])
+            issuing.register_phase(phase, by=people["registry_admin"])
 
 
 @pytest.mark.postgres
@@ -278,7 +278,7 @@ def test_two_registrations_at_once_give_one(people=None):
     def register():
         try:
             barrier.wait(timeout=10)
-            services.register_phase(IssuancePhase.objects.get(pk=phase.pk), by=people["approver"])
+            issuing.register_phase(IssuancePhase.objects.get(pk=phase.pk), by=people["approver"])
             outcomes.append("registered")
         except TransitionRefused:
             outcomes.append("refused")
@@ -298,7 +298,7 @@ def test_two_registrations_at_once_give_one(people=None):
 @pytest.mark.postgres
 def test_the_database_refuses_overlapping_live_blocks(people):
     phase = closed_phase([approved_declaration(people)], people)
-    services.register_phase(phase, by=people["approver"])
+    issuing.register_phase(phase, by=people["approver"])
     block = SerialBlock.objects.get()
     with pytest.raises(IntegrityError), transaction.atomic():
         SerialBlock.objects.create(
@@ -312,7 +312,7 @@ def test_the_database_refuses_overlapping_live_blocks(people):
 class TestVerifyLedger:
     def registered(self, people):
         phase = closed_phase([approved_declaration(people), approved_declaration(people)], people)
-        services.register_phase(phase, by=people["approver"])
+        issuing.register_phase(phase, by=people["approver"])
         return list(SerialBlock.objects.order_by("first_unit"))
 
     def test_catches_a_planted_gap(self, people):
