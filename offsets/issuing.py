@@ -7,6 +7,10 @@
 Objections: awaiting --rule_objection--> dismissed | upheld (the declaration leaves the phase, goes back
 to technical review, and the notice gets a new version; the period does not restart).
 
+The tables PHASES and OBJECTIONS below name every step, who may take it and its label; each function
+takes its step through registry.transitions (lock, check against the table, change, audit event,
+notification after commit), and the phase screen lists and dispatches what the tables offer.
+
 Registration is one transaction: every remaining declaration becomes an issuance with one serial block
 taken from the registry-wide unit counter (one locked row), credited to its owner's holding account.
 Certificates, the announcement's PDF and the owners' e-mails follow from background jobs, each once.
@@ -15,16 +19,18 @@ Certificates, the announcement's PDF and the owners' e-mails follow from backgro
 from datetime import datetime, time
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from offsets import ledger
+from offsets.access import assembled
 from offsets.models import (
     Account,
     Announcement,
-    BlockStatus,
     Certificate,
     CertificateKind,
     Issuance,
@@ -34,41 +40,174 @@ from offsets.models import (
     ObjectionStatus,
     PhaseEntry,
     PhaseStatus,
-    SerialBlock,
 )
 from offsets.serials import format_serial
 from projects import workflow as case_workflow
+from projects.access import may_act_on
 from projects.models import Declaration, Stage
 from registry import audit, checkpoints, counters
+from registry.access import has_right, require
 from registry.models import Organisation, User
-from registry.services import TransitionRefused, notify_after_commit
+from registry.services import notify_after_commit
+from registry.transitions import Table, Transition, TransitionRefused, finish, lock, move, start
 from registry.uploads import check_upload, storage_name
 from registry.workdays import add_working_days
 
 
 def _require(user, permission: str) -> None:
-    if not user.has_perm(permission):
-        raise PermissionDenied(_("Your bureau role does not include this step."))
+    require(has_right, user, permission)
 
 
-def _move_phase(phase, *, to, allowed_from, by, action, note="", notify=True, **changes):
-    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
-    if locked.status not in allowed_from:
-        raise TransitionRefused(
-            _("Phase %(code)s is “%(status)s”; this step is not possible now.")
-            % {"code": locked.code, "status": locked.get_status_display()}
-        )
-    before = locked.status
-    locked.status = to
-    for field, value in changes.items():
-        setattr(locked, field, value)
-    locked.save(update_fields=["status", *changes])
-    event = audit.record(
-        actor=by, action=action, subject=locked, before={"status": before}, after={"status": to}, comment=note
-    )
-    if notify:
-        notify_after_commit(event)
-    return locked, event
+def _bureau(permission: str):
+    def right(user, obj) -> None:
+        _require(user, permission)
+
+    return right
+
+
+def _not_the_assembler(phase: IssuancePhase, by: User) -> None:
+    if assembled(by, phase):
+        raise TransitionRefused(_("You assembled this phase; another approver must decide on it."))
+
+
+def _declarant(user, objection: Objection) -> None:
+    require(may_act_on, user, objection.declaration)
+
+
+def _phase_refusal(message: str):
+    def refusal(phase: IssuancePhase) -> str:
+        return message % {"code": phase.code, "status": phase.get_status_display()}
+
+    return refusal
+
+
+ASSEMBLE, APPROVE = "offsets.assemble_phase", "offsets.approve_phase"
+REGISTER, RULE = "offsets.register_phase", "offsets.rule_objection"
+DANGER = "btn-outline-danger"
+
+PHASES = Table(
+    Transition(
+        "add",
+        {PhaseStatus.DRAFTING},
+        action="phase.declarations_added",
+        right=_bureau(ASSEMBLE),
+        refusal=lambda phase: _("Declarations are added while the phase is being assembled."),
+        notify=False,
+        function="add_to_phase",
+        label=gettext_lazy("Add"),
+    ),
+    Transition(
+        "remove",
+        {PhaseStatus.DRAFTING},
+        action="phase.declaration_removed",
+        right=_bureau(ASSEMBLE),
+        refusal=lambda phase: _("Declarations are removed while the phase is being assembled."),
+        notify=False,
+        function="remove_from_phase",
+        label=gettext_lazy("Remove"),
+        button=DANGER,
+    ),
+    Transition(
+        "submit",
+        {PhaseStatus.DRAFTING},
+        PhaseStatus.SUBMITTED,
+        action="phase.submitted",
+        right=_bureau(ASSEMBLE),
+        function="submit_phase",
+        label=gettext_lazy("Submit for approval"),
+    ),
+    Transition(
+        "approve",
+        {PhaseStatus.SUBMITTED},
+        PhaseStatus.APPROVED,
+        action="phase.approved",
+        right=_bureau(APPROVE),
+        guards=(_not_the_assembler,),
+        function="approve_for_notice",
+        label=gettext_lazy("Approve for notice"),
+    ),
+    Transition(
+        "send_back",
+        {PhaseStatus.SUBMITTED},
+        PhaseStatus.DRAFTING,
+        action="phase.sent_back",
+        right=_bureau(APPROVE),
+        guards=(_not_the_assembler,),
+        function="send_back_phase",
+        label=gettext_lazy("Send back"),
+        button=DANGER,
+    ),
+    Transition(
+        "publish",
+        {PhaseStatus.APPROVED},
+        PhaseStatus.IN_NOTICE,
+        action="phase.published",
+        right=_bureau(ASSEMBLE),
+        function="publish_notice",
+        label=gettext_lazy("Publish the notice"),
+    ),
+    # By the clock (a scheduled job), never offered.
+    Transition(
+        "close",
+        {PhaseStatus.IN_NOTICE},
+        PhaseStatus.CLOSED,
+        action="phase.notice_closed",
+        function="close_notice",
+    ),
+    Transition(
+        "register",
+        {PhaseStatus.CLOSED},
+        PhaseStatus.REGISTERED,
+        action="phase.registered",
+        right=_bureau(REGISTER),
+        refusal=_phase_refusal(
+            gettext_lazy(
+                "Phase %(code)s is “%(status)s”; only a phase whose notice has closed can be registered."
+            )
+        ),
+        function="register_phase",
+        label=gettext_lazy("Register the phase"),
+    ),
+    field="status",
+    module="offsets.issuing",
+    refusal=_phase_refusal(gettext_lazy("Phase %(code)s is “%(status)s”; this step is not possible now.")),
+    models=("offsets.issuancephase",),
+)
+
+OBJECTIONS = Table(
+    Transition(
+        "answer",
+        {ObjectionStatus.AWAITING},
+        action="objection.answered",
+        right=_declarant,
+        refusal=lambda objection: _("This objection has been ruled on."),
+        notify=False,
+        function="answer_objection",
+        label=gettext_lazy("Send the answer"),
+    ),
+    Transition(
+        "dismiss",
+        {ObjectionStatus.AWAITING},
+        ObjectionStatus.DISMISSED,
+        action="objection.dismissed",
+        right=_bureau(RULE),
+        function="rule_objection",
+        label=gettext_lazy("Dismiss"),
+    ),
+    Transition(
+        "uphold",
+        {ObjectionStatus.AWAITING},
+        ObjectionStatus.UPHELD,
+        action="objection.upheld",
+        right=_bureau(RULE),
+        function="rule_objection",
+        label=gettext_lazy("Uphold"),
+    ),
+    field="status",
+    module="offsets.issuing",
+    refusal=lambda objection: _("This objection has been ruled on already."),
+    models=("offsets.objection",),
+)
 
 
 # --- Assembling ----------------------------------------------------------------------
@@ -105,10 +244,7 @@ def create_phase(*, code: str, title_zh: str, title_en: str, by: User) -> Issuan
 @transaction.atomic
 def add_to_phase(phase: IssuancePhase, *, by: User, declarations) -> int:
     """Add approved declarations to a phase being assembled; each may be in one live phase only."""
-    _require(by, "offsets.assemble_phase")
-    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
-    if locked.status != PhaseStatus.DRAFTING:
-        raise TransitionRefused(_("Declarations are added while the phase is being assembled."))
+    locked = start(PHASES, "add", phase, by=by)
     eligible = set(
         eligible_declarations().filter(pk__in=[d.pk for d in declarations]).values_list("pk", flat=True)
     )
@@ -125,30 +261,20 @@ def add_to_phase(phase: IssuancePhase, *, by: User, declarations) -> int:
             )
     except IntegrityError as error:  # a concurrent assembly took one of them
         raise TransitionRefused(_("One of these declarations was just added to another phase.")) from error
-    audit.record(
-        actor=by, action="phase.declarations_added", subject=locked, after={"declarations": sorted(eligible)}
-    )
+    finish(PHASES, "add", locked, by=by, after={"declarations": sorted(eligible)})
     return len(eligible)
 
 
 @transaction.atomic
 def remove_from_phase(phase: IssuancePhase, *, by: User, declaration: Declaration) -> None:
-    _require(by, "offsets.assemble_phase")
-    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
-    if locked.status != PhaseStatus.DRAFTING:
-        raise TransitionRefused(_("Declarations are removed while the phase is being assembled."))
+    locked = start(PHASES, "remove", phase, by=by)
     updated = (
         PhaseEntry.objects.live()
         .filter(phase=locked, declaration=declaration)
         .update(removed_at=timezone.now(), removed_reason="removed while assembling")
     )
     if updated:
-        audit.record(
-            actor=by,
-            action="phase.declaration_removed",
-            subject=locked,
-            after={"declaration": declaration.pk},
-        )
+        finish(PHASES, "remove", locked, by=by, after={"declaration": declaration.pk})
 
 
 def live_entries(phase: IssuancePhase):
@@ -180,54 +306,28 @@ def totals(phase: IssuancePhase) -> dict:
 @transaction.atomic
 def submit_phase(phase: IssuancePhase, *, by: User) -> IssuancePhase:
     """drafting → submitted: the registry administrator asks an approver to approve it for notice."""
-    _require(by, "offsets.assemble_phase")
-    if not live_entries(phase).exists():
+    locked = start(PHASES, "submit", phase, by=by)
+    if not live_entries(locked).exists():
         raise TransitionRefused(_("Add at least one approved declaration first."))
-    phase, _event = _move_phase(
-        phase, to=PhaseStatus.SUBMITTED, allowed_from={PhaseStatus.DRAFTING}, by=by, action="phase.submitted"
-    )
-    return phase
-
-
-def _not_the_assembler(phase: IssuancePhase, by: User) -> None:
-    if phase.assembled_by_id == by.pk:
-        raise TransitionRefused(_("You assembled this phase; another approver must decide on it."))
+    finish(PHASES, "submit", locked, by=by)
+    return locked
 
 
 @transaction.atomic
 def approve_for_notice(phase: IssuancePhase, *, by: User, note: str = "") -> IssuancePhase:
     """submitted → approved, by an approver who did not assemble it."""
-    _require(by, "offsets.approve_phase")
-    _not_the_assembler(phase, by)
-    phase, _event = _move_phase(
-        phase,
-        to=PhaseStatus.APPROVED,
-        allowed_from={PhaseStatus.SUBMITTED},
-        by=by,
-        action="phase.approved",
-        note=note,
-        approved_by=by,
-    )
+    phase, _event = move(PHASES, "approve", phase, by=by, note=note, approved_by=by)
     return phase
 
 
 @transaction.atomic
 def send_back_phase(phase: IssuancePhase, *, by: User, reasons: str) -> IssuancePhase:
     """submitted → drafting, with the approver's reasons."""
-    _require(by, "offsets.approve_phase")
-    _not_the_assembler(phase, by)
+    locked = start(PHASES, "send_back", phase, by=by)
     if not reasons.strip():
         raise TransitionRefused(_("Give the reasons for sending the phase back."))
-    phase, _event = _move_phase(
-        phase,
-        to=PhaseStatus.DRAFTING,
-        allowed_from={PhaseStatus.SUBMITTED},
-        by=by,
-        action="phase.sent_back",
-        note=reasons,
-        status_note=reasons,
-    )
-    return phase
+    finish(PHASES, "send_back", locked, by=by, note=reasons, status_note=reasons)
+    return locked
 
 
 # --- The notice ----------------------------------------------------------------------
@@ -294,22 +394,14 @@ def _new_notice_version(phase: IssuancePhase, reason: str = "") -> NoticeVersion
 def publish_notice(phase: IssuancePhase, *, by: User, today=None) -> IssuancePhase:
     """approved → in notice for NOTICE_WORKING_DAYS working days, by a registry administrator.
     `today` is for the demo's historical phase; the portal always publishes as of today."""
-    _require(by, "offsets.assemble_phase")
-    start, end = notice_dates(today or timezone.localdate())
+    first, last = notice_dates(today or timezone.localdate())
     published_at = (
         timezone.now()
         if today is None
         else timezone.make_aware(datetime.combine(today, time(9, 0)), timezone.get_default_timezone())
     )
-    phase, _event = _move_phase(
-        phase,
-        to=PhaseStatus.IN_NOTICE,
-        allowed_from={PhaseStatus.APPROVED},
-        by=by,
-        action="phase.published",
-        notice_start=start,
-        notice_end=end,
-        published_at=published_at,
+    phase, _event = move(
+        PHASES, "publish", phase, by=by, notice_start=first, notice_end=last, published_at=published_at
     )
     _new_notice_version(phase)
     return phase
@@ -319,17 +411,10 @@ def publish_notice(phase: IssuancePhase, *, by: User, today=None) -> IssuancePha
 def close_notice(phase: IssuancePhase, *, now=None) -> IssuancePhase | None:
     """in notice → closed once its last day has passed (by the clock). Safe to call any time, twice."""
     now = now or timezone.now()
-    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
+    locked = lock(phase)
     if locked.status != PhaseStatus.IN_NOTICE or now <= notice_deadline(locked):
         return None
-    locked, _event = _move_phase(
-        locked,
-        to=PhaseStatus.CLOSED,
-        allowed_from={PhaseStatus.IN_NOTICE},
-        by=None,
-        action="phase.notice_closed",
-        closed_at=now,
-    )
+    locked, _event = move(PHASES, "close", locked, by=None, closed_at=now)
     return locked
 
 
@@ -403,21 +488,10 @@ def file_objection(
 @transaction.atomic
 def answer_objection(objection: Objection, *, by: User, answer: str) -> Objection:
     """The declarant answers an objection against its declaration while it awaits a ruling."""
-    from projects.services import require_applicant
-
-    locked = (
-        Objection.objects.select_for_update()
-        .select_related("declaration__project__organisation")
-        .get(pk=objection.pk)
-    )
-    require_applicant(locked.declaration.project.organisation, by)
-    if locked.status != ObjectionStatus.AWAITING:
-        raise TransitionRefused(_("This objection has been ruled on."))
+    locked = start(OBJECTIONS, "answer", objection, by=by)
     if not answer.strip():
         raise TransitionRefused(_("Write your answer."))
-    locked.answer, locked.answered_at = answer.strip(), timezone.now()
-    locked.save(update_fields=["answer", "answered_at"])
-    audit.record(actor=by, action="objection.answered", subject=locked)
+    finish(OBJECTIONS, "answer", locked, by=by, answer=answer.strip(), answered_at=timezone.now())
     return locked
 
 
@@ -425,20 +499,17 @@ def answer_objection(objection: Objection, *, by: User, answer: str) -> Objectio
 def rule_objection(objection: Objection, *, by: User, upheld: bool, reasons: str) -> Objection:
     """A technical reviewer rules. Upheld: the declaration leaves the phase and goes back to technical
     review, and the notice shows a new version; its period does not restart."""
-    _require(by, "offsets.rule_objection")
+    step = "uphold" if upheld else "dismiss"
+    locked = start(OBJECTIONS, step, objection, by=by)
     if not reasons.strip():
         raise TransitionRefused(_("Give the reasons for the ruling."))
-    locked = Objection.objects.select_for_update().get(pk=objection.pk)
-    if locked.status != ObjectionStatus.AWAITING:
-        raise TransitionRefused(_("This objection has been ruled on already."))
-    phase = IssuancePhase.objects.select_for_update().get(pk=locked.phase_id)
+    phase = lock(locked.phase)
     if phase.status not in (PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED):
         raise TransitionRefused(_("Objections are ruled on before the phase is registered."))
-    locked.status = ObjectionStatus.UPHELD if upheld else ObjectionStatus.DISMISSED
-    locked.ruling, locked.ruled_by, locked.ruled_at = reasons.strip(), by, timezone.now()
-    locked.save(update_fields=["status", "ruling", "ruled_by", "ruled_at"])
-    event = audit.record(actor=by, action=f"objection.{locked.status}", subject=locked, comment=locked.ruling)
-    notify_after_commit(event)
+    reasons = reasons.strip()
+    finish(
+        OBJECTIONS, step, locked, by=by, note=reasons, ruling=reasons, ruled_by=by, ruled_at=timezone.now()
+    )
     if upheld:
         entry = (
             PhaseEntry.objects.live()
@@ -464,10 +535,8 @@ def rule_objection(objection: Objection, *, by: User, upheld: bool, reasons: str
 
 
 def account_of(organisation: Organisation) -> Account:
-    account, _created = Account.objects.get_or_create(
-        organisation=organisation, defaults={"number": f"WHA-{organisation.pk:08d}"}
-    )
-    return account
+    """The owner's holding account (opened at verification; opened now for one verified before accounts)."""
+    return ledger.open_account(organisation)
 
 
 @transaction.atomic
@@ -478,13 +547,7 @@ def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase
     Rows are written in bulk and the audit events last, in one append: the chain's head row, which every
     audited action needs, is locked only for the tail of the transaction (measured: docs/performance.md).
     """
-    _require(by, "offsets.register_phase")
-    locked = IssuancePhase.objects.select_for_update().get(pk=phase.pk)
-    if locked.status != PhaseStatus.CLOSED:
-        raise TransitionRefused(
-            _("Phase %(code)s is “%(status)s”; only a phase whose notice has closed can be registered.")
-            % {"code": locked.code, "status": locked.get_status_display()}
-        )
+    locked = start(PHASES, "register", phase, by=by)  # the table's right and state
     if locked.objections.filter(status=ObjectionStatus.AWAITING).exists():
         raise TransitionRefused(_("An objection awaits a ruling: the phase cannot be registered yet."))
     entries = list(live_entries(locked))
@@ -526,16 +589,7 @@ def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase
             )
         )
     issuances = Issuance.objects.bulk_create(issuances)
-    SerialBlock.objects.bulk_create(
-        SerialBlock(
-            issuance=i,
-            account=i.account,
-            first_unit=i.first_unit,
-            last_unit=i.last_unit,
-            status=BlockStatus.HELD,
-        )
-        for i in issuances
-    )
+    ledger.issue(issuances)  # a held block and an `issued` movement per issuance
     Certificate.objects.bulk_create(
         Certificate(
             kind=CertificateKind.REGISTRATION,

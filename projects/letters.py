@@ -12,17 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects.models import CaseRecord, Finding, Letter, LetterKind
+from projects.transitions import CASES
 from registry import counters
 from registry.models import AuditEvent
 from registry.notifications import subject_of
 from registry.pdf import render_pdf
 
-KIND_OF_ACTION = {
-    "case.accepted": LetterKind.ACCEPTANCE,
-    "case.returned": LetterKind.RETURN,
-    "case.approved": LetterKind.APPROVAL,
-    "case.rejected": LetterKind.REJECTION,
-}
+# The letter each deciding event carries, as the review's table says (projects.transitions.CASES).
+KIND_OF_ACTION = {step.action: LetterKind(step.letter) for step in CASES if step.letter}
 AUTHORITY_ZH = "武汉市生态环境局"
 AUTHORITY_EN = "Wuhan Municipal Bureau of Ecology and Environment"
 

@@ -6,24 +6,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from projects import services, workflow
+from projects import services
 from projects.filters import CaseFilter
-from projects.forms import (
-    AssignForm,
-    ConflictForm,
-    FindingsForm,
-    ForwardForm,
-    NoteForm,
-    OpinionForm,
-    OpinionRequestForm,
-)
 from projects.models import (
     REVIEW_STAGES,
     CaseRecord,
@@ -36,7 +27,9 @@ from projects.models import (
     Stage,
 )
 from projects.paging import keyset_page
+from projects.transitions import CASES
 from registry import audit
+from registry.access import get_visible_or_404
 from registry.services import TransitionRefused
 
 PAGE_SIZE = 50
@@ -133,50 +126,14 @@ def queue(request: HttpRequest, kind: str, name: str) -> HttpResponse:
 
 
 def _case(request: HttpRequest, kind: str, pk: int):
-    model = _kind(kind)
-    return get_object_or_404(model.objects.visible_to(request.user), pk=pk)
+    return get_visible_or_404(_kind(kind).objects, request.user, pk=pk)
 
 
-def _colleagues(permission: str, case):
-    app_label, codename = permission.split(".")
-    users = get_user_model().objects.filter(
-        Q(groups__permissions__codename=codename, groups__permissions__content_type__app_label=app_label)
-        | Q(is_superuser=True),
-        is_active=True,
-    )
-    conflicted = Conflict.objects.filter(**CaseRecord.of(case)).values("user")
-    users = users.exclude(pk__in=conflicted)
-    if case.stage == Stage.APPROVAL and case.technical_reviewer_id:
-        users = users.exclude(pk=case.technical_reviewer_id)  # four eyes
-    return users.distinct().order_by("full_name")
-
-
-def decisions_for(case, user) -> dict:
-    """The decision forms this user may use on this case now, and nothing else."""
-    stage, forms = case.stage, {}
-    if stage == Stage.INTAKE and user.has_perm("projects.act_intake"):
-        forms.update(accept=NoteForm(), return_case=FindingsForm())
-    if stage == Stage.TECHNICAL and user.has_perm("projects.act_technical"):
-        forms.update(
-            return_case=FindingsForm(),
-            request_opinions=OpinionRequestForm(experts=_colleagues("projects.act_expert", case)),
-            forward=ForwardForm(initial={"verified_t": getattr(case, "claimed_t", None)}),
-        )
-    if stage == Stage.EXPERT and workflow.pending_opinion(case, user) is not None:
-        forms["record_opinion"] = OpinionForm()
-    if (
-        stage == Stage.APPROVAL
-        and user.has_perm("projects.act_approval")
-        and case.technical_reviewer_id != user.pk
-    ):
-        forms.update(approve=NoteForm(), reject=NoteForm(), send_back=NoteForm())
-    permission = workflow.STAGE_PERMISSION.get(stage)
-    conflicted = Conflict.objects.filter(**CaseRecord.of(case), user=user).exists()
-    if permission and user.has_perm(permission) and not conflicted:
-        forms["assign"] = AssignForm(candidates=_colleagues(permission, case), initial={"assignee": user.pk})
-    if not conflicted and stage in REVIEW_STAGES:
-        forms["declare_conflict"] = ConflictForm()
-    return forms
+def decisions_for(case, user) -> list:
+    """The bureau's decisions this user may take on this case now, each with its empty form: what the
+    table of the review offers (projects.transitions.CASES), and nothing else."""
+    steps = CASES.offered(case, user).values()
+    return [(step, step.make_form(case, user)) for step in steps if step.form is not None]
 
 
 @permission_required("projects.review_case", raise_exception=True)
@@ -220,45 +177,16 @@ def _users(ids) -> list:
 def decide(request: HttpRequest, kind: str, pk: int, decision: str) -> HttpResponse:
     """One decision form posted; the workflow function checks the stage and the right again."""
     case = _case(request, kind, pk)
-    available = decisions_for(case, request.user)
-    if decision not in available:
+    step = CASES.offered(case, request.user).get(decision)
+    if step is None or step.form is None:
         messages.error(request, _("This step is not open to you on this case now."))
         return redirect(office_url(case))
-    form = type(available[decision])
-    if decision == "request_opinions":
-        bound = form(request.POST, experts=_colleagues("projects.act_expert", case))
-    elif decision == "assign":
-        bound = form(request.POST, candidates=_colleagues(workflow.STAGE_PERMISSION[case.stage], case))
-    else:
-        bound = form(request.POST)
+    bound = step.make_form(case, request.user, request.POST)
     if not bound.is_valid():
         messages.error(request, _("The form is incomplete: %(errors)s") % {"errors": _form_errors(bound)})
         return redirect(office_url(case))
-    data, by = bound.cleaned_data, request.user
-    actions = {
-        "accept": lambda: workflow.accept(case, by=by, note=data["note"]),
-        "return_case": lambda: workflow.return_case(
-            case, by=by, findings=bound.finding_texts(), note=data["note"]
-        ),
-        "request_opinions": lambda: workflow.request_opinions(
-            case, by=by, experts=list(data["experts"]), question=data["question"]
-        ),
-        "forward": lambda: workflow.forward(
-            case,
-            by=by,
-            recommendation=data["recommendation"],
-            verified_t=data["verified_t"],
-            note=data["note"],
-        ),
-        "record_opinion": lambda: workflow.record_opinion(case, by=by, opinion=data["opinion"]),
-        "approve": lambda: workflow.approve(case, by=by, note=data["note"]),
-        "reject": lambda: workflow.reject(case, by=by, note=data["note"]),
-        "send_back": lambda: workflow.send_back(case, by=by, note=data["note"]),
-        "assign": lambda: workflow.assign(case, by=by, assignee=data["assignee"]),
-        "declare_conflict": lambda: workflow.declare_conflict(case, by=by, reason=data["reason"]),
-    }
     try:
-        actions[decision]()
+        CASES.function(decision)(case, by=request.user, **step.arguments(bound))
     except TransitionRefused as error:
         messages.error(request, str(error))
     else:

@@ -15,6 +15,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from projects.access import may_act_on, may_upload
 from projects.models import (
     DEAD_STAGES,
     Declaration,
@@ -22,19 +23,17 @@ from projects.models import (
     GridConnectionPoint,
     MonitoringEntry,
     Project,
-    Stage,
 )
 from projects.spreadsheets import months_of
 from registry import audit, calculators
+from registry.access import may_act_for, require
 from registry.models import (
-    VERIFICATION_DOCUMENTS,
     DocumentType,
     GridEmissionFactor,
     MethodologyStatus,
     Organisation,
     OrganisationKind,
     OrganisationStatus,
-    OrgRole,
     User,
 )
 from registry.services import TransitionRefused
@@ -45,14 +44,6 @@ from registry.uploads import check_upload, display_name, storage_name
 class Point:
     meter_number: str
     capacity_kw: Decimal
-
-
-# --- Rights ----------------------------------------------------------------------------------------
-
-
-def require_applicant(organisation: Organisation, user: User) -> None:
-    if not organisation.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists():
-        raise PermissionDenied(_("Only the organisation's administrator or declarants may do this."))
 
 
 # --- Verification bodies ------------------------------------------------------------------------------
@@ -140,7 +131,7 @@ def _save_points(project: Project, points: list[Point]) -> None:
 @transaction.atomic
 def create_project(organisation: Organisation, *, by: User, data: dict, points: list[Point]) -> Project:
     """A new draft project of the organisation, with its grid-connection points."""
-    require_applicant(organisation, by)
+    require(may_act_for, by, organisation)
     _check_meters(points, None)
     project = Project.objects.create(organisation=organisation, created_by=by, **data)
     _save_points(project, points)
@@ -151,7 +142,7 @@ def create_project(organisation: Organisation, *, by: User, data: dict, points: 
 @transaction.atomic
 def update_project(project: Project, *, by: User, data: dict, points: list[Point]) -> Project:
     """Edit a draft or returned project and replace its grid-connection points."""
-    require_applicant(project.organisation, by)
+    require(may_act_on, by, project)
     locked = Project.objects.select_for_update().get(pk=project.pk)
     require_editable(locked)
     _check_meters(points, locked)
@@ -236,25 +227,6 @@ def document_checklist(case) -> list[dict]:
     ]
 
 
-def may_upload(case, user: User, doc_type: str) -> bool:
-    """The applicant uploads while the case is editable; the assigned verification body uploads its
-    report and opinion until the case is decided."""
-    if doc_type in VERIFICATION_DOCUMENTS:
-        if not case.is_declaration or case.verification_body_id is None:
-            return False
-        body = case.verification_body
-        # The body named on the case, still verified and independent, and a member who may act.
-        return (
-            body.memberships.filter(user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]).exists()
-            and verification_body_problem(body, case.organisation) is None
-            and case.stage not in {Stage.APPROVED, *DEAD_STAGES}
-        )
-    applicant = case.organisation.memberships.filter(
-        user=user, role__in=[OrgRole.ADMIN, OrgRole.DECLARANT]
-    ).exists()
-    return applicant and case.is_editable
-
-
 @transaction.atomic
 def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
     """Store a checked upload as the next version of its type; refused files are never stored."""
@@ -262,7 +234,7 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
         raise ValidationError(_("Choose a document type."))
     # Judge the case as it is now, and lock it so two uploads of one type get versions n and n + 1.
     case = type(case).objects.select_for_update().get(pk=case.pk)
-    if not may_upload(case, by, doc_type):
+    if not may_upload(by, case, doc_type):
         raise PermissionDenied(_("You cannot add this document to this case now."))
     checked = check_upload(upload)
     owner = {case.kind: case}
@@ -340,7 +312,7 @@ def create_declaration(
     verification_body: Organisation | None,
 ) -> Declaration:
     """A draft declaration of a filed project for one monitoring period."""
-    require_applicant(project.organisation, by)
+    require(may_act_on, by, project)
     if not project.is_filed:
         raise TransitionRefused(_("Reductions can be declared only for a filed project."))
     # Lock the project: two declarations of one project at once must not both pass the overlap check.
@@ -369,7 +341,7 @@ def create_declaration(
 def update_declaration(
     declaration: Declaration, *, by: User, period_start: date, period_end: date, verification_body
 ) -> Declaration:
-    require_applicant(declaration.project.organisation, by)
+    require(may_act_on, by, declaration)
     locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
     require_editable(locked)
     Project.objects.select_for_update().get(pk=locked.project_id)
@@ -413,7 +385,7 @@ def save_monitoring_data(
 ) -> Declaration:
     """Replace the monitoring data and recalculate. `values` maps each month (or None for a single
     figure) to MWh; every month of the period must be there. Nothing is saved if anything is wrong."""
-    require_applicant(declaration.project.organisation, by)
+    require(may_act_on, by, declaration)
     locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
     require_editable(locked)
     calculator = calculator_of(locked)
@@ -446,7 +418,7 @@ def save_monitoring_data(
 @transaction.atomic
 def set_claimed_quantity(declaration: Declaration, *, by: User, claimed_t: int) -> Declaration:
     """No formula in the methodology: the claimed whole tonnes, as the verification report gives them."""
-    require_applicant(declaration.project.organisation, by)
+    require(may_act_on, by, declaration)
     locked = Declaration.objects.select_for_update().get(pk=declaration.pk)
     require_editable(locked)
     if calculator_of(locked) is not None:

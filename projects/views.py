@@ -1,12 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from projects import services, workflow
+from projects import access, services, workflow
 from projects.forms import (
     AnswerForm,
     ClaimedQuantityForm,
@@ -18,31 +18,15 @@ from projects.forms import (
     SingleFigureForm,
     SpreadsheetForm,
 )
-from projects.models import CaseRecord, Declaration, Document, Finding, Letter, Project, Stage
+from projects.models import CaseRecord, Declaration, Finding, Project, Stage
 from projects.spreadsheets import CellError, SheetRefused, monthly_template, read_monthly_sheet
+from projects.transitions import CASES
 from registry import audit, calculators
-from registry.models import VERIFICATION_DOCUMENTS, DocumentType, Membership
+from registry.access import may_act_for, own_membership, require
+from registry.models import VERIFICATION_DOCUMENTS
 from registry.services import TransitionRefused
+from registry.transitions import offered
 from registry.uploads import KIND_OF_CONTENT_TYPE, PDF, XLSX, attachment, check_upload
-
-
-def _membership(request: HttpRequest) -> Membership:
-    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
-    if membership is None:
-        raise Http404
-    return membership
-
-
-def _project(request: HttpRequest, pk: int) -> Project:
-    queryset = Project.objects.visible_to(request.user).select_related("organisation", "methodology")
-    return get_object_or_404(queryset, pk=pk)
-
-
-def _declaration(request: HttpRequest, pk: int) -> Declaration:
-    queryset = Declaration.objects.visible_to(request.user).select_related(
-        "project__organisation", "project__methodology", "verification_body", "factor"
-    )
-    return get_object_or_404(queryset, pk=pk)
 
 
 def _errors(error: ValidationError) -> list[str]:
@@ -55,7 +39,7 @@ def _errors(error: ValidationError) -> list[str]:
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
     """The organisation's projects and declarations, with their status, what is missing and what is next."""
-    membership = _membership(request)
+    membership = own_membership(request)
     projects = list(
         Project.objects.filter(organisation=membership.organisation)
         .select_related("methodology", "organisation")
@@ -73,14 +57,19 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "projects/case_list.html",
-        {"membership": membership, "project_rows": rows, "declaration_rows": declaration_rows},
+        {
+            "membership": membership,
+            "can_act": may_act_for(request.user, membership.organisation),
+            "project_rows": rows,
+            "declaration_rows": declaration_rows,
+        },
     )
 
 
 @login_required
 def verification_list(request: HttpRequest) -> HttpResponse:
     """A verification body's users: the declarations assigned to their organisation, and nothing else."""
-    membership = _membership(request)
+    membership = own_membership(request)
     declarations = Declaration.objects.filter(verification_body=membership.organisation).select_related(
         "project__organisation", "project__methodology"
     )
@@ -99,7 +88,7 @@ def _points(formset) -> list[services.Point]:
 
 
 def _project_form_page(request, *, project: Project | None):
-    membership = _membership(request)
+    membership = own_membership(request)
     initial_points = (
         [
             {"meter_number": p.meter_number, "capacity_kw": p.capacity_kw}
@@ -134,28 +123,24 @@ def _project_form_page(request, *, project: Project | None):
 
 @login_required
 def project_create(request: HttpRequest) -> HttpResponse:
-    services.require_applicant(_membership(request).organisation, request.user)
+    require(may_act_for, request.user, own_membership(request).organisation)
     return _project_form_page(request, project=None)
 
 
 @login_required
 def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project(request, pk)
-    services.require_applicant(project.organisation, request.user)
+    project = access.project_for(request.user, pk)
+    require(access.may_act_on, request.user, project)
     if not project.is_editable:
         messages.error(request, _("This project cannot be changed at its present stage."))
         return redirect(project)
     return _project_form_page(request, project=project)
 
 
-def _upload_types(case, user) -> list[str]:
-    return [t for t in DocumentType.values if services.may_upload(case, user, t)]
-
-
 @login_required
 def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project(request, pk)
-    types = _upload_types(project, request.user)
+    project = access.project_for(request.user, pk)
+    types = access.upload_types(request.user, project)
     return render(
         request,
         "projects/project_detail.html",
@@ -166,11 +151,9 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "problems": services.submission_problems(project) if project.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "declarations": project.declarations.all(),
-            "can_act": project.organisation.memberships.filter(
-                user=request.user, role__in=["admin", "declarant"]
-            ).exists(),
+            "can_act": access.may_act_on(request.user, project),
             "events": audit.events_of(project)[:30],
-            **review_context(project),
+            **review_context(project, request.user),
         },
     )
 
@@ -197,7 +180,7 @@ def _upload(request: HttpRequest, case) -> HttpResponse:
 @require_POST
 @login_required
 def project_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    return _upload(request, _project(request, pk))
+    return _upload(request, access.project_for(request.user, pk))
 
 
 def _transition(request: HttpRequest, case, function, success: str) -> HttpResponse:
@@ -214,14 +197,17 @@ def _transition(request: HttpRequest, case, function, success: str) -> HttpRespo
 @login_required
 def project_submit(request: HttpRequest, pk: int) -> HttpResponse:
     return _transition(
-        request, _project(request, pk), workflow.submit, _("Submitted to the Bureau for intake.")
+        request,
+        access.project_for(request.user, pk),
+        workflow.submit,
+        _("Submitted to the Bureau for intake."),
     )
 
 
 @require_POST
 @login_required
 def project_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    return _transition(request, _project(request, pk), workflow.withdraw, _("Withdrawn."))
+    return _transition(request, access.project_for(request.user, pk), workflow.withdraw, _("Withdrawn."))
 
 
 # --- Declarations ----------------------------------------------------------------------------------------
@@ -229,8 +215,8 @@ def project_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def declaration_create(request: HttpRequest, pk: int) -> HttpResponse:
-    project = _project(request, pk)
-    services.require_applicant(project.organisation, request.user)
+    project = access.project_for(request.user, pk)
+    require(access.may_act_on, request.user, project)
     form = DeclarationForm(request.POST or None, organisation=project.organisation)
     if request.method == "POST" and form.is_valid():
         try:
@@ -253,8 +239,8 @@ def declaration_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def declaration_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    declaration = _declaration(request, pk)
-    services.require_applicant(declaration.project.organisation, request.user)
+    declaration = access.declaration_for(request.user, pk)
+    require(access.may_act_on, request.user, declaration)
     form = DeclarationForm(
         request.POST or None, instance=declaration, organisation=declaration.project.organisation
     )
@@ -293,8 +279,7 @@ def _data_form(declaration: Declaration, data=None):
 
 
 def _declaration_page(request, declaration: Declaration, *, data_form=None, sheet_errors=None, status=200):
-    types = _upload_types(declaration, request.user)
-    organisation = declaration.project.organisation
+    types = access.upload_types(request.user, declaration)
     return render(
         request,
         "projects/declaration_detail.html",
@@ -311,14 +296,13 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
             "checklist": services.document_checklist(declaration),
             "problems": services.submission_problems(declaration) if declaration.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
-            "can_act": organisation.memberships.filter(
-                user=request.user, role__in=["admin", "declarant"]
-            ).exists(),
-            "is_verifier": declaration.verification_body_id is not None
-            and declaration.verification_body.memberships.filter(user=request.user).exists(),
+            "can_act": access.may_act_on(request.user, declaration),
+            "is_verifier": access.verifies(request.user, declaration),
             "verification_types": VERIFICATION_DOCUMENTS,
             "events": audit.events_of(declaration)[:30],
-            **review_context(declaration),
+            **review_context(declaration, request.user),
+            # Objections during the notice, each with the steps open to this user (the declarant answers).
+            "objections": [(o, offered(o, request.user)) for o in declaration.objections.all()],
         },
         status=status,
     )
@@ -326,13 +310,13 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
 
 @login_required
 def declaration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _declaration_page(request, _declaration(request, pk))
+    return _declaration_page(request, access.declaration_for(request.user, pk))
 
 
 @require_POST
 @login_required
 def declaration_data(request: HttpRequest, pk: int) -> HttpResponse:
-    declaration = _declaration(request, pk)
+    declaration = access.declaration_for(request.user, pk)
     form = _data_form(declaration, request.POST)
     if not form.is_valid():
         # Re-shown with what was typed: nothing is lost, nothing is saved.
@@ -360,7 +344,7 @@ def declaration_data(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
-    declaration = _declaration(request, pk)
+    declaration = access.declaration_for(request.user, pk)
     form = SpreadsheetForm(request.POST, request.FILES)
     if not form.is_valid():
         messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
@@ -391,7 +375,7 @@ def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def declaration_template(request: HttpRequest, pk: int) -> HttpResponse:
-    declaration = _declaration(request, pk)
+    declaration = access.declaration_for(request.user, pk)
     return attachment(
         monthly_template(declaration.period_start, declaration.period_end),
         kind=XLSX,
@@ -402,21 +386,24 @@ def declaration_template(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def declaration_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    return _upload(request, _declaration(request, pk))
+    return _upload(request, access.declaration_for(request.user, pk))
 
 
 @require_POST
 @login_required
 def declaration_submit(request: HttpRequest, pk: int) -> HttpResponse:
     return _transition(
-        request, _declaration(request, pk), workflow.submit, _("Submitted to the Bureau for intake.")
+        request,
+        access.declaration_for(request.user, pk),
+        workflow.submit,
+        _("Submitted to the Bureau for intake."),
     )
 
 
 @require_POST
 @login_required
 def declaration_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    return _transition(request, _declaration(request, pk), workflow.withdraw, _("Withdrawn."))
+    return _transition(request, access.declaration_for(request.user, pk), workflow.withdraw, _("Withdrawn."))
 
 
 # --- Documents ----------------------------------------------------------------------------------------------
@@ -425,10 +412,8 @@ def declaration_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def document_download(request: HttpRequest, pk: int) -> FileResponse:
     """Only through here, as an attachment, to those who may see its case; everyone else gets 404."""
-    document = get_object_or_404(Document.objects.select_related("project", "declaration"), pk=pk)
+    document = access.document_for(request.user, pk)
     case = document.case
-    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
-        raise Http404
     # Named by us from what the document is, never by the uploader: "monitoring-report-WH-PV-0001-v2.pdf".
     reference = case.code if case.is_project and case.code else f"{case.kind}-{case.pk}"
     return attachment(
@@ -440,25 +425,16 @@ def document_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 def letter_download(request: HttpRequest, pk: int) -> FileResponse:
-    """A formal letter, to those who may see its case (the applicant's members, the bureau); else 404."""
-    letter = get_object_or_404(Letter.objects.select_related("project", "declaration"), pk=pk)
-    case = letter.case
-    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
-        raise Http404
-    # The verification body sees the declaration, not the bureau's letters to the applicant.
-    applicant = case.organisation.memberships.filter(user=request.user).exists()
-    if not applicant and not request.user.has_perm("projects.review_case"):
-        raise Http404
+    """A formal letter of the bureau, to the applicant's members and the bureau; anyone else gets 404."""
+    letter = access.letter_for(request.user, pk)
     return attachment(letter.file, kind=PDF, stem=letter.number)
 
 
 @require_POST
 @login_required
 def answer_finding(request: HttpRequest, pk: int) -> HttpResponse:
-    finding = get_object_or_404(Finding.objects.select_related("project", "declaration"), pk=pk)
+    finding = access.finding_for(request.user, pk)
     case = finding.case
-    if not type(case).objects.visible_to(request.user).filter(pk=case.pk).exists():
-        raise Http404
     form = AnswerForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Write an answer to the finding."))
@@ -475,16 +451,20 @@ def answer_finding(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def project_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _transition(request, _project(request, pk), workflow.resubmit, _("Resubmitted to the Bureau."))
+    return _transition(
+        request, access.project_for(request.user, pk), workflow.resubmit, _("Resubmitted to the Bureau.")
+    )
 
 
 @require_POST
 @login_required
 def declaration_resubmit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _transition(request, _declaration(request, pk), workflow.resubmit, _("Resubmitted to the Bureau."))
+    return _transition(
+        request, access.declaration_for(request.user, pk), workflow.resubmit, _("Resubmitted to the Bureau.")
+    )
 
 
-def review_context(case) -> dict:
+def review_context(case, user) -> dict:
     """What the applicant sees of the review: findings by round with answer forms, letters, the deadline."""
     record = CaseRecord.of(case)
     findings = list(Finding.objects.filter(**record))
@@ -495,5 +475,7 @@ def review_context(case) -> dict:
         "rounds": sorted(rounds.items(), reverse=True),
         "open_findings": workflow.open_findings(case) if case.stage == Stage.RETURNED else [],
         "answer_form": AnswerForm(),
-        "letters": Letter.objects.filter(**record),
+        "letters": access.letters_visible_to(user).filter(**record),
+        # The applicant's steps the review's table offers this user now: submit, withdraw, answer, resubmit.
+        "steps": CASES.offered(case, user),
     }

@@ -3,7 +3,7 @@
 Every event's hash is SHA-256 over the previous event's hash and a canonical serialisation of the event
 (sorted keys, fixed formats). Writers lock the chain's head row, so two events never share a predecessor.
 The source address comes from the request being served (set by AuditContextMiddleware); background jobs
-have none.
+have none. Every action name, with its label, is in registry/events.py.
 """
 
 import hashlib
@@ -16,40 +16,10 @@ from dataclasses import dataclass
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from registry.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
-
-# What each action means to a person reading a timeline. Other apps add theirs in AppConfig.ready().
-ACTION_LABELS = {
-    "organisation.signed_up": _("Registered on the portal"),
-    "organisation.verified": _("Verified by the Bureau"),
-    "organisation.rejected": _("Not verified, with reasons"),
-    "organisation.suspended": _("Suspended"),
-    "organisation.reinstated": _("Reinstated"),
-    "organisation.updated": _("Details changed"),
-    "organisation.kind_changed": _("Kind changed by the Bureau; back in verification"),
-    "organisation.covered_emitter_changed": _("Covered-emitter status changed by the Bureau"),
-    "organisation.sign_up_repeated": _("Someone tried to register it again"),
-    "membership.invited": _("Member invited"),
-    "membership.joined": _("Member joined"),
-    "membership.role_changed": _("Member's role changed"),
-    "membership.removed": _("Member removed"),
-    "membership.admin_handed_over": _("Administrator role handed over"),
-    "user.email_confirmed": _("E-mail address confirmed"),
-    "user.logged_in": _("Logged in"),
-    "user.login_failed": _("Failed login"),
-    "user.roles_changed": _("Bureau roles changed"),
-    "user.sign_up_repeated": _("Someone tried to register with this e-mail address"),
-    "user.password_reset": _("Password reset by e-mail link"),
-    "user.mfa_enrolled": _("Two-factor login set up"),
-    "user.mfa_recovery_code_used": _("Recovery code used to log in"),
-    "user.mfa_recovery_codes_renewed": _("New recovery codes made"),
-    "user.mfa_removed": _("Two-factor login turned off"),
-    "user.mfa_reset": _("Two-factor login reset by a registry administrator"),
-}
 _source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
 
 

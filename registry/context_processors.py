@@ -8,18 +8,15 @@ def portal(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return context
-    from registry.models import Delivery, Membership, Organisation
+    from registry import access
+    from registry.models import Organisation
 
-    context["unread_count"] = Delivery.objects.filter(
-        user=user, channel=Delivery.Channel.INBOX, read_at__isnull=True
-    ).count()
+    context["unread_count"] = access.deliveries_visible_to(user).filter(read_at__isnull=True).count()
 
     if user.is_bureau:
         context["office_counts"] = {
             "pending_organisations": Organisation.objects.awaiting_verification().count()
         }
     else:
-        context["current_membership"] = (
-            Membership.objects.select_related("organisation").filter(user=user).first()
-        )
+        context["current_membership"] = access.current_membership(request)
     return context

@@ -8,22 +8,24 @@ Organisation status:
     pending, verified, rejected --change_kind (registry administrator)--> pending
     (set_covered_emitter, registry administrator, enterprises only: the status stays)
 
-Each transition locks the row, checks the source state and the actor's right, records the audit event
-and sends its notifications after commit.
+The table ORGANISATIONS names the bureau's steps, who may take them and their labels; each is taken
+through registry.transitions, which locks the row, checks the actor's right and the source state against
+the table, records the audit event and sends its notifications after commit.
 """
 
 import secrets
 from datetime import timedelta
 
 from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from registry import audit, identifiers
+from registry import access, audit, identifiers
+from registry.forms import ReasonForm
 from registry.models import (
     Heartbeat,
     Invitation,
@@ -34,6 +36,15 @@ from registry.models import (
     OrgRole,
     User,
 )
+from registry.transitions import (
+    Table,
+    Transition,
+    TransitionRefused,
+    finish,
+    move,
+    notify_after_commit,
+    start,
+)
 
 INVITATION_DAYS = 14
 # Changing any of these sends a verified organisation back to the bureau for verification.
@@ -43,14 +54,9 @@ IDENTITY_FIELDS = ("name", "identifier", "legal_representative")
 REGISTRAR_FIELDS = ("kind", "is_covered_emitter", "status", "status_reason", "verified_at")
 
 
-class TransitionRefused(Exception):
-    """Raised with a translated message that the view shows as it is."""
-
-
-def notify_after_commit(event) -> None:
-    from registry import tasks
-
-    transaction.on_commit(lambda: tasks.notify.delay(event.pk))
+# What other apps do when an organisation is verified: [callable(organisation, by=user)], in the same
+# transaction (offsets.apps registers the opening of its holding account).
+WHEN_VERIFIED: list = []
 
 
 def record_heartbeat(name: str) -> Heartbeat:
@@ -143,38 +149,107 @@ def confirm_email(user: User) -> User:
 # --- Verification by the bureau -----------------------------------------------------------------
 
 
-def _require_verifier(by: User) -> None:
-    if not by.has_perm("registry.verify_organisation"):
-        raise PermissionDenied(_("Only a registry administrator may do this."))
+def _registrar(user, organisation: Organisation) -> None:
+    access.require(access.may_verify_organisations, user)
 
 
-def _move_organisation(
-    organisation: Organisation, *, to: str, allowed_from: set[str], by, action: str, reason: str = ""
-) -> Organisation:
-    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    if locked.status not in allowed_from:
-        raise TransitionRefused(
-            _("%(organisation)s is %(status)s; this step is not possible now.")
-            % {"organisation": locked, "status": locked.get_status_display()}
-        )
-    before = locked.status
-    locked.status = to
-    locked.status_reason = reason
-    changed = ["status", "status_reason"]
-    if to == OrganisationStatus.VERIFIED:
-        locked.verified_at = timezone.now()
-        changed.append("verified_at")
-    locked.save(update_fields=changed)
-    event = audit.record(
-        actor=by,
-        action=action,
-        subject=locked,
-        before={"status": before},
-        after={"status": to},
-        comment=reason,
-    )
-    notify_after_commit(event)
-    return locked
+def _enterprise(organisation: Organisation, user) -> None:
+    if organisation.kind != OrganisationKind.ENTERPRISE:
+        raise TransitionRefused(_("Only an enterprise can be a covered emitter."))
+
+
+def _not_possible(organisation: Organisation) -> str:
+    return _("%(organisation)s is %(status)s; this step is not possible now.") % {
+        "organisation": organisation,
+        "status": organisation.get_status_display(),
+    }
+
+
+def _verified_at(organisation: Organisation, before: str, to: str) -> dict:
+    return {"verified_at": timezone.now()} if to == OrganisationStatus.VERIFIED else {}
+
+
+def _note(form) -> dict:
+    return {"note": form.cleaned_data.get("note", "")}
+
+
+def _reasons(form) -> dict:
+    return {"reasons": form.cleaned_data.get("note", "")}
+
+
+ORGANISATIONS = Table(
+    # The decisions on the organisation's office screen: one reasons form, a button each.
+    Transition(
+        "verify",
+        {OrganisationStatus.PENDING},
+        OrganisationStatus.VERIFIED,
+        action="organisation.verified",
+        right=_registrar,
+        function="verify_organisation",
+        label=gettext_lazy("Verify"),
+        form=ReasonForm,
+        arguments=_note,
+    ),
+    Transition(
+        "reject",
+        {OrganisationStatus.PENDING},
+        OrganisationStatus.REJECTED,
+        action="organisation.rejected",
+        right=_registrar,
+        function="reject_organisation",
+        label=gettext_lazy("Reject with reasons"),
+        button="btn-outline-danger",
+        form=ReasonForm,
+        arguments=_reasons,
+    ),
+    Transition(
+        "suspend",
+        {OrganisationStatus.VERIFIED},
+        OrganisationStatus.SUSPENDED,
+        action="organisation.suspended",
+        right=_registrar,
+        function="suspend_organisation",
+        label=gettext_lazy("Suspend with reasons"),
+        button="btn-outline-danger",
+        form=ReasonForm,
+        arguments=_reasons,
+    ),
+    Transition(
+        "reinstate",
+        {OrganisationStatus.SUSPENDED},
+        OrganisationStatus.VERIFIED,
+        action="organisation.reinstated",
+        right=_registrar,
+        function="reinstate_organisation",
+        label=gettext_lazy("Reinstate"),
+        form=ReasonForm,
+        arguments=_note,
+    ),
+    # What the organisation is: the screen's own forms (kind, covered-emitter list).
+    Transition(
+        "change_kind",
+        {OrganisationStatus.PENDING, OrganisationStatus.VERIFIED, OrganisationStatus.REJECTED},
+        OrganisationStatus.PENDING,
+        action="organisation.kind_changed",
+        right=_registrar,
+        refusal=lambda organisation: (
+            _("%(organisation)s is suspended; reinstate it before changing its kind.")
+            % {"organisation": organisation}
+        ),
+    ),
+    Transition(
+        "set_covered_emitter",
+        OrganisationStatus.values,  # the status stays
+        action="organisation.covered_emitter_changed",
+        right=_registrar,
+        guards=(_enterprise,),
+    ),
+    field="status",
+    module="registry.services",
+    refusal=_not_possible,
+    models=("registry.organisation",),
+    changes=_verified_at,
+)
 
 
 def _require_reason(reason: str) -> str:
@@ -187,57 +262,35 @@ def _require_reason(reason: str) -> str:
 @transaction.atomic
 def verify_organisation(organisation: Organisation, *, by: User, note: str = "") -> Organisation:
     """pending → verified, by a registry administrator; tells the organisation's admins."""
-    _require_verifier(by)
-    return _move_organisation(
-        organisation,
-        to=OrganisationStatus.VERIFIED,
-        allowed_from={OrganisationStatus.PENDING},
-        by=by,
-        action="organisation.verified",
-        reason=note,
-    )
+    verified, _event = move(ORGANISATIONS, "verify", organisation, by=by, note=note, status_reason=note)
+    for hook in WHEN_VERIFIED:  # offsets opens the holding account, in this transaction
+        hook(verified, by=by)
+    return verified
 
 
 @transaction.atomic
 def reject_organisation(organisation: Organisation, *, by: User, reasons: str) -> Organisation:
     """pending → rejected with reasons; the applicant may correct its details and come back."""
-    _require_verifier(by)
-    return _move_organisation(
-        organisation,
-        to=OrganisationStatus.REJECTED,
-        allowed_from={OrganisationStatus.PENDING},
-        by=by,
-        action="organisation.rejected",
-        reason=_require_reason(reasons),
-    )
+    locked = start(ORGANISATIONS, "reject", organisation, by=by)
+    reasons = _require_reason(reasons)
+    finish(ORGANISATIONS, "reject", locked, by=by, note=reasons, status_reason=reasons)
+    return locked
 
 
 @transaction.atomic
 def suspend_organisation(organisation: Organisation, *, by: User, reasons: str) -> Organisation:
     """verified → suspended: no new submissions until reinstated."""
-    _require_verifier(by)
-    return _move_organisation(
-        organisation,
-        to=OrganisationStatus.SUSPENDED,
-        allowed_from={OrganisationStatus.VERIFIED},
-        by=by,
-        action="organisation.suspended",
-        reason=_require_reason(reasons),
-    )
+    locked = start(ORGANISATIONS, "suspend", organisation, by=by)
+    reasons = _require_reason(reasons)
+    finish(ORGANISATIONS, "suspend", locked, by=by, note=reasons, status_reason=reasons)
+    return locked
 
 
 @transaction.atomic
 def reinstate_organisation(organisation: Organisation, *, by: User, note: str = "") -> Organisation:
     """suspended → verified."""
-    _require_verifier(by)
-    return _move_organisation(
-        organisation,
-        to=OrganisationStatus.VERIFIED,
-        allowed_from={OrganisationStatus.SUSPENDED},
-        by=by,
-        action="organisation.reinstated",
-        reason=note,
-    )
+    locked, _event = move(ORGANISATIONS, "reinstate", organisation, by=by, note=note, status_reason=note)
+    return locked
 
 
 # --- What an organisation is: changed by the registry administrator only ---------------------------------
@@ -260,16 +313,10 @@ def _identifier_fits(kind: str, identifier: str) -> bool:
 def change_kind(organisation: Organisation, *, kind: str, by: User, reason: str) -> Organisation:
     """pending, verified, rejected → pending with the new kind, by a registry administrator; tells the
     organisation's admins. A suspended organisation is reinstated first, so suspension is never bypassed."""
-    _require_verifier(by)
+    locked = start(ORGANISATIONS, "change_kind", organisation, by=by)
     reason = _require_reason(reason)
     if kind not in OrganisationKind.values:
         raise TransitionRefused(_("Choose a kind of organisation."))
-    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    if locked.status == OrganisationStatus.SUSPENDED:
-        raise TransitionRefused(
-            _("%(organisation)s is suspended; reinstate it before changing its kind.")
-            % {"organisation": locked}
-        )
     if locked.kind == kind:
         raise TransitionRefused(
             _("%(organisation)s already is of the kind “%(kind)s”.")
@@ -283,26 +330,14 @@ def change_kind(organisation: Organisation, *, kind: str, by: User, reason: str)
             )
             % {"organisation": locked, "kind": OrganisationKind(kind).label}
         )
-    before = {"kind": locked.kind, "status": locked.status}
-    after = {"kind": kind, "status": OrganisationStatus.PENDING}
+    before, after = {"kind": locked.kind}, {"kind": kind}
+    changes = {"kind": kind, "status_reason": reason}
     if locked.is_covered_emitter and kind != OrganisationKind.ENTERPRISE:
         # Only an enterprise carries the flag (a database constraint too).
         before["is_covered_emitter"], after["is_covered_emitter"] = True, False
-        locked.is_covered_emitter = False
-    locked.kind = kind
+        changes["is_covered_emitter"] = False
     # A new kind is a new registration to check: back to verification, like a change of identity.
-    locked.status = OrganisationStatus.PENDING
-    locked.status_reason = reason
-    locked.save(update_fields=["kind", "is_covered_emitter", "status", "status_reason"])
-    event = audit.record(
-        actor=by,
-        action="organisation.kind_changed",
-        subject=locked,
-        before=before,
-        after=after,
-        comment=reason,
-    )
-    notify_after_commit(event)
+    finish(ORGANISATIONS, "change_kind", locked, by=by, note=reason, before=before, after=after, **changes)
     return locked
 
 
@@ -310,11 +345,8 @@ def change_kind(organisation: Organisation, *, kind: str, by: User, reason: str)
 def set_covered_emitter(organisation: Organisation, *, flag: bool, by: User, reason: str) -> Organisation:
     """Put an enterprise on the covered-emitter list or take it off, by a registry administrator; the
     status stays; tells the organisation's admins."""
-    _require_verifier(by)
+    locked = start(ORGANISATIONS, "set_covered_emitter", organisation, by=by)
     reason = _require_reason(reason)
-    locked = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    if locked.kind != OrganisationKind.ENTERPRISE:
-        raise TransitionRefused(_("Only an enterprise can be a covered emitter."))
     if locked.is_covered_emitter == flag:
         message = (
             _("%(organisation)s already is a covered emitter.")
@@ -322,34 +354,25 @@ def set_covered_emitter(organisation: Organisation, *, flag: bool, by: User, rea
             else _("%(organisation)s is not a covered emitter.")
         )
         raise TransitionRefused(message % {"organisation": locked})
-    locked.is_covered_emitter = flag
-    locked.save(update_fields=["is_covered_emitter"])
-    event = audit.record(
-        actor=by,
-        action="organisation.covered_emitter_changed",
-        subject=locked,
+    finish(
+        ORGANISATIONS,
+        "set_covered_emitter",
+        locked,
+        by=by,
+        note=reason,
         before={"is_covered_emitter": not flag},
         after={"is_covered_emitter": flag},
-        comment=reason,
+        is_covered_emitter=flag,
     )
-    notify_after_commit(event)
     return locked
 
 
 # --- The organisation's own administration ------------------------------------------------------
 
 
-def membership_of(user, organisation: Organisation) -> Membership | None:
-    if isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, organisation=organisation).first()
-
-
 def _require_org_admin(by: User, organisation: Organisation) -> Membership:
-    membership = membership_of(by, organisation)
-    if membership is None or membership.role != OrgRole.ADMIN:
-        raise PermissionDenied(_("Only the organisation's administrator may do this."))
-    return membership
+    access.require(access.is_admin_of, by, organisation)
+    return access.membership_of(by)
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from registry import audit, notifications, params, roles, services, uploads
+from registry import access, audit, notifications, params, roles, services, uploads
 from registry.caching import cache_for_anonymous
 from registry.filters import AuditEventFilter, OrganisationFilter
 from registry.forms import (
@@ -32,7 +32,6 @@ from registry.models import (
     Delivery,
     Heartbeat,
     Invitation,
-    Membership,
     Organisation,
     OrganisationKind,
     OrganisationStatus,
@@ -163,7 +162,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 def licence_download(request: HttpRequest, pk: int) -> FileResponse:
     """The business licence, to the organisation's members and to the bureau; anyone else gets 404."""
-    organisation = get_object_or_404(Organisation.objects.visible_to(request.user), pk=pk)
+    organisation = access.get_visible_or_404(Organisation.objects, request.user, pk=pk)
     licence = organisation.business_licence
     # Stored under our name with the checked kind's extension; an older file under a user's name whose
     # extension is not one of ours goes out as opaque bytes, never as the type its name suggests.
@@ -177,29 +176,16 @@ def licence_download(request: HttpRequest, pk: int) -> FileResponse:
 # --- Enterprise portal ----------------------------------------------------------------------------
 
 
-def _own_membership(request: HttpRequest) -> Membership:
-    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
-    if membership is None:
-        raise Http404
-    return membership
-
-
-def _require_admin(membership: Membership) -> None:
-    if membership.role != OrgRole.ADMIN:
-        raise PermissionDenied
-
-
 @login_required
 def portal(request: HttpRequest) -> HttpResponse:
     if request.user.is_bureau:
         return redirect("registry:office")
-    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
-    return render(request, "registry/portal_home.html", {"membership": membership})
+    return render(request, "registry/portal_home.html", {"membership": access.current_membership(request)})
 
 
 @login_required
 def organisation_detail(request: HttpRequest) -> HttpResponse:
-    membership = _own_membership(request)
+    membership = access.own_membership(request)
     organisation = membership.organisation
     return render(
         request,
@@ -207,6 +193,7 @@ def organisation_detail(request: HttpRequest) -> HttpResponse:
         {
             "membership": membership,
             "organisation": organisation,
+            "is_admin": access.is_admin_of(request.user, organisation),
             "events": audit.events_of(organisation)[:20],
         },
     )
@@ -214,9 +201,8 @@ def organisation_detail(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def organisation_edit(request: HttpRequest) -> HttpResponse:
-    membership = _own_membership(request)
-    _require_admin(membership)
-    organisation = membership.organisation
+    organisation = access.own_membership(request).organisation
+    access.require(access.is_admin_of, request.user, organisation)
     form = OrganisationForm(request.POST or None, request.FILES or None, instance=organisation)
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
@@ -241,7 +227,7 @@ def organisation_edit(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def members(request: HttpRequest) -> HttpResponse:
-    membership = _own_membership(request)
+    membership = access.own_membership(request)
     organisation = membership.organisation
     return render(
         request,
@@ -249,6 +235,7 @@ def members(request: HttpRequest) -> HttpResponse:
         {
             "membership": membership,
             "organisation": organisation,
+            "is_admin": access.is_admin_of(request.user, organisation),
             "members": organisation.memberships.select_related("user").order_by("role", "user__full_name"),
             "invitations": [i for i in organisation.invitations.order_by("-created_at")[:20] if i.is_open],
             "invite_form": InviteForm(),
@@ -260,15 +247,15 @@ def members(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def invite(request: HttpRequest) -> HttpResponse:
-    membership = _own_membership(request)
-    _require_admin(membership)
+    organisation = access.own_membership(request).organisation
+    access.require(access.is_admin_of, request.user, organisation)
     form = InviteForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Enter a valid e-mail address and a role."))
     else:
         try:
             services.invite_member(
-                membership.organisation,
+                organisation,
                 by=request.user,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -282,20 +269,10 @@ def invite(request: HttpRequest) -> HttpResponse:
     return redirect("registry:members")
 
 
-def _member_of_own_organisation(request: HttpRequest, pk: int) -> Membership:
-    """A member of the user's own organisation (404 for anyone else's), for its admin only (403)."""
-    own = _own_membership(request)
-    member = get_object_or_404(
-        Membership.objects.select_related("user"), pk=pk, organisation=own.organisation
-    )
-    _require_admin(own)
-    return member
-
-
 @require_POST
 @login_required
 def member_role(request: HttpRequest, pk: int) -> HttpResponse:
-    member = _member_of_own_organisation(request, pk)
+    member = access.member_for(request.user, pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose a role."))
@@ -312,7 +289,7 @@ def member_role(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    member = _member_of_own_organisation(request, pk)
+    member = access.member_for(request.user, pk)
     try:
         services.remove_member(member, by=request.user)
     except services.TransitionRefused as error:
@@ -325,7 +302,7 @@ def member_remove(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
-    member = _member_of_own_organisation(request, pk)
+    member = access.member_for(request.user, pk)
     try:
         services.hand_over_admin(member, by=request.user)
     except services.TransitionRefused as error:
@@ -340,20 +317,14 @@ def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    entries = (
-        Delivery.objects.filter(user=request.user, channel=Delivery.Channel.INBOX)
-        .select_related("event")
-        .order_by("-event__seq")[:100]
-    )
+    entries = access.deliveries_visible_to(request.user).select_related("event").order_by("-event__seq")[:100]
     return render(request, "registry/inbox.html", {"entries": entries})
 
 
 @login_required
 def inbox_open(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one entry read and go to what it is about."""
-    entry = get_object_or_404(
-        Delivery.objects.select_related("event"), pk=pk, user=request.user, channel=Delivery.Channel.INBOX
-    )
+    entry = get_object_or_404(access.deliveries_visible_to(request.user).select_related("event"), pk=pk)
     Delivery.objects.filter(pk=entry.pk, read_at__isnull=True).update(read_at=timezone.now())
     return redirect(notifications.link_for(entry))
 
@@ -389,7 +360,7 @@ def office_organisations(request: HttpRequest) -> HttpResponse:
 
 @permission_required("registry.view_organisation", raise_exception=True)
 def office_organisation(request: HttpRequest, pk: int) -> HttpResponse:
-    organisation = get_object_or_404(Organisation, pk=pk)
+    organisation = access.get_visible_or_404(Organisation.objects, request.user, pk=pk)
     return render(
         request,
         "registry/office_organisation_detail.html",
@@ -398,7 +369,9 @@ def office_organisation(request: HttpRequest, pk: int) -> HttpResponse:
             "members": organisation.memberships.select_related("user"),
             "events": audit.events_of(organisation)[:50],
             "form": ReasonForm(),
-            "can_decide": request.user.has_perm("registry.verify_organisation"),
+            # The decisions the table offers now (verify, reject, suspend, reinstate): a button each.
+            "steps": services.ORGANISATIONS.offered(organisation, request.user),
+            "can_decide": access.may_verify_organisations(request.user),
             # Own id prefixes: three forms on one page each have a reasons field.
             "kind_form": KindForm(initial={"kind": organisation.kind}, auto_id="kind_%s"),
             # Only an enterprise carries the covered-emitter flag.
@@ -411,29 +384,17 @@ def office_organisation(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-DECISIONS = {
-    "verify": services.verify_organisation,
-    "reject": services.reject_organisation,
-    "suspend": services.suspend_organisation,
-    "reinstate": services.reinstate_organisation,
-}
-
-
 @require_POST
 @permission_required("registry.verify_organisation", raise_exception=True)
 def office_organisation_decide(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
-    if decision not in DECISIONS:
-        raise Http404
-    form = ReasonForm(request.POST)
-    form.is_valid()
-    note = form.cleaned_data.get("note", "")
+    if decision not in services.ORGANISATIONS or services.ORGANISATIONS[decision].form is None:
+        raise Http404  # a step of the table without a decision form of its own (the kind has its own)
+    step = services.ORGANISATIONS[decision]
+    form = step.form(request.POST)
+    form.is_valid()  # the reasons are optional here; the service refuses a decision that needs them
     try:
-        service = DECISIONS[decision]
-        if decision in {"reject", "suspend"}:
-            service(organisation, by=request.user, reasons=note)
-        else:
-            service(organisation, by=request.user, note=note)
+        services.ORGANISATIONS.function(decision)(organisation, by=request.user, **step.arguments(form))
     except services.TransitionRefused as error:
         messages.error(request, str(error))
     else:

@@ -1,11 +1,11 @@
 from django import template
 
-from registry.audit import ACTION_LABELS
+from registry import events
 
 register = template.Library()
 
 
 @register.filter
 def action_label(action: str) -> str:
-    """The translated name of an audit action; the code itself where none is registered."""
-    return ACTION_LABELS.get(action, action)
+    """The translated name of an audit action (registry/events.py); the name itself where it has none."""
+    return events.label(action)

@@ -10,7 +10,8 @@ from projects import workflow
 from projects.models import Declaration, Reminder
 from projects.reminders import send_overdue_reminders
 from registry import notifications
-from registry.audit import ACTION_LABELS, events_of
+from registry.audit import events_of
+from registry.events import LABELS
 from registry.models import Delivery
 from tests.factories import admin_of, complete_declaration, make_bureau, make_declaration, reviewers
 
@@ -85,7 +86,7 @@ def test_a_reminder_is_an_inbox_entry_that_leads_to_the_case(
     assert entry.event.subject_id == str(overdue.pk)
     client.force_login(reviewer)
     inbox = client.get(reverse("registry:inbox"), headers={"accept-language": "en"})
-    assert str(ACTION_LABELS["case.overdue_reminded"]) in inbox.text
+    assert str(LABELS["case.overdue_reminded"]) in inbox.text
     opened = client.get(reverse("registry:inbox_open", args=[entry.pk]))
     assert opened.url == reverse("projects:office_case", args=["declarations", overdue.pk])
     applicant = admin_of(overdue.project.organisation)
@@ -113,4 +114,4 @@ def test_a_reminder_is_on_the_cases_timeline_with_its_own_label(overdue, django_
     event = events_of(overdue).get(action="case.overdue_reminded")
     assert event.actor is None  # the job, not a person
     assert event.after == {"stage": "technical", "due_date": "2023-01-02", "reminded_on": "2023-01-03"}
-    assert "case.overdue_reminded" in ACTION_LABELS
+    assert "case.overdue_reminded" in LABELS
