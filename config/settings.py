@@ -1,8 +1,11 @@
 """Settings of the carbon-inclusion registry portal: one module, read from the environment.
 
 Every variable is listed in `.env.example`. The defaults give a development portal that runs on a bare
-machine: SQLite, tasks in-process, e-mail on the console. Production sets DJANGO_DEBUG=false and real
-values; `manage.py check --deploy --fail-level WARNING` then passes.
+machine: SQLite, tasks in-process, e-mail kept as files under var/mail/, Django's debug pages.
+`make run` is the embedded demo (ADR 0011): the same, but with DEBUG off (the portal's own error pages)
+and DJANGO_EMBEDDED_DEMO on, which keeps plain HTTP, the development keys and the demo logins.
+Production sets DJANGO_DEBUG=false and real values, and gets HTTPS only, secure cookies and HSTS;
+`manage.py check --deploy --fail-level WARNING` then passes (and fails in the embedded demo).
 """
 
 import os
@@ -37,9 +40,17 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# The development key is only good with DEBUG on; production must set its own (check --deploy says so).
-SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production" if DEBUG else "")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+# The embedded demo of `make run` (ADR 0011): DEBUG off, so visitors see the portal's own error pages, yet
+# the development defaults stay. One machine only: `check --deploy` refuses it (registry.E003).
+EMBEDDED_DEMO = env_bool("DJANGO_EMBEDDED_DEMO", False)
+# Development defaults (plain HTTP, local hosts, development keys) with DEBUG on or in the embedded demo;
+# otherwise production's. Code outside this module asks `settings.DEBUG or settings.EMBEDDED_DEMO`.
+dev_defaults = DEBUG or EMBEDDED_DEMO
+# The development key is only good for development; production must set its own (check --deploy says so).
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production" if dev_defaults else ""
+)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if dev_defaults else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -201,7 +212,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if dev_defaults
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -219,17 +230,17 @@ UPLOAD_XLSX_MAX_RATIO = env_int("UPLOAD_XLSX_MAX_RATIO", 200)
 # and the number of proxies in front of Django; the client address is then taken from that header.
 TRUSTED_PROXY_HEADER = env("DJANGO_TRUSTED_PROXY_HEADER")
 TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 1)
-if env_bool("DJANGO_PROXY_SSL_HEADER", not DEBUG):
+if env_bool("DJANGO_PROXY_SSL_HEADER", not dev_defaults):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not dev_defaults)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if dev_defaults else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not dev_defaults)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not dev_defaults)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not dev_defaults)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
@@ -300,7 +311,13 @@ if env("MAIL_HOST"):
         }
     }
 else:
-    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    # Each message kept as an .eml file (attachments included) and one line on the console (registry/mail.py).
+    MAILERS = {
+        "default": {
+            "BACKEND": "registry.mail.MailFolderBackend",
+            "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},
+        }
+    }
 
 # --- Forms, messages ----------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
@@ -319,11 +336,13 @@ REVIEW_WORKING_DAYS = {
     "expert": env_int("REVIEW_DAYS_EXPERT", 10),
     "approval": env_int("REVIEW_DAYS_APPROVAL", 5),
 }
+# Transfers wait for the registry administrator's confirmation unless this is on (DOMAIN.md's default: off).
+TRANSFERS_CONFIRM_AUTOMATICALLY = env_bool("TRANSFERS_CONFIRM_AUTOMATICALLY", False)
 REGISTRY_AUTHORITY = _("Municipal Bureau of Ecology and Environment")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 # Ed25519 key that signs the published checkpoints of the audit chain and the ledger (ADR 0007): base64
-# of 32 random bytes, or a PEM private key. Required with DEBUG off (check --deploy says so); with DEBUG
-# on, a development key derived from SECRET_KEY is used.
+# of 32 random bytes, or a PEM private key. Required in production (check --deploy says so); with DEBUG
+# on or in the embedded demo, a development key derived from SECRET_KEY is used.
 CHECKPOINT_SIGNING_KEY = env("CHECKPOINT_SIGNING_KEY")
 # A signed checkpoint at least this often while history grows (and one after every registration).
 CHECKPOINT_INTERVAL_MINUTES = env_int("CHECKPOINT_INTERVAL_MINUTES", 60)

@@ -1,5 +1,6 @@
-"""The PDFs of the ledger: registration certificates, notices and announcements. Each is made once:
-a job finds the file already there and returns."""
+"""The PDFs of the ledger: registration and retirement certificates, notices and announcements. Each is
+made once: a job finds the file already there and returns. The same record always gives the same bytes
+(nothing in them is read from the clock: dates are the record's own)."""
 
 import hashlib
 
@@ -11,7 +12,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from offsets.models import Announcement, Certificate, NoticeVersion
+from offsets.models import (
+    Announcement,
+    BeneficiaryKind,
+    BlockStatus,
+    Certificate,
+    CertificateKind,
+    NoticeVersion,
+    Retirement,
+    RetirementKind,
+    SerialBlock,
+)
 from projects.letters import AUTHORITY_EN, AUTHORITY_ZH
 from registry.pdf import render_pdf
 
@@ -33,13 +44,23 @@ def _store(instance, field: str, hash_field: str, pdf: bytes, name: str) -> None
 
 @transaction.atomic
 def make_certificate(certificate_id: int) -> Certificate:
+    """The certificate's PDF, a registration's or a retirement's, made once."""
     certificate = Certificate.objects.select_for_update().get(pk=certificate_id)
     if certificate.file:
         return certificate
+    if certificate.kind == CertificateKind.RETIREMENT:
+        template, context = "offsets/retirement_certificate.html", _retirement_context(certificate)
+    else:
+        template, context = "offsets/certificate.html", _registration_context(certificate)
+    _store(certificate, "file", "sha256", render_pdf(template, context), f"{certificate.number}.pdf")
+    return certificate
+
+
+def _registration_context(certificate: Certificate) -> dict:
     issuance = certificate.issuance
     project, organisation = issuance.project, issuance.account.organisation
     methodology = project.methodology
-    context = {
+    return {
         "authority_zh": AUTHORITY_ZH,
         "authority_en": AUTHORITY_EN,
         "number": certificate.number,
@@ -60,14 +81,84 @@ def make_certificate(certificate_id: int) -> Certificate:
         "qr": qr_svg(verification_url(certificate.number)),
         "verify_url": verification_url(certificate.number),
     }
-    _store(
-        certificate,
-        "file",
-        "sha256",
-        render_pdf("offsets/certificate.html", context),
-        f"{certificate.number}.pdf",
+
+
+# The certificate is bilingual whatever the reader's language: each term written in both, literally.
+RETIREMENT_KINDS = {
+    RetirementKind.VOLUNTARY: ("自愿注销", "Voluntary retirement"),
+    RetirementKind.COMPLIANCE: ("履约抵销", "Compliance offset"),
+    RetirementKind.CANCELLATION: ("注销（更正）", "Cancellation (correction)"),
+}
+BENEFICIARY_KINDS = {
+    BeneficiaryKind.ORGANISATION: ("单位", "Organisation"),
+    BeneficiaryKind.EVENT: ("活动", "Event"),
+    BeneficiaryKind.PERSON: ("个人", "Person"),
+}
+
+
+def _retirement_context(certificate: Certificate) -> dict:
+    retirement = (
+        Retirement.objects.select_related("account__organisation").filter(pk=certificate.retirement_id).get()
     )
-    return certificate
+    organisation = retirement.account.organisation
+    # The blocks it consumed: final once retired, so the same certificate always lists the same ranges.
+    blocks = list(
+        SerialBlock.objects.live()
+        .filter(
+            account=retirement.account,
+            status_reference=retirement.reference,
+            status__in=[BlockStatus.RETIRED, BlockStatus.CANCELLED],
+        )
+        .select_related("issuance__phase", "issuance__project__methodology")
+        .order_by("first_unit")
+    )
+    projects: dict[tuple, dict] = {}
+    for block in blocks:
+        issuance = block.issuance
+        key = (issuance.project.code, issuance.vintage)
+        row = projects.setdefault(
+            key,
+            {
+                "code": issuance.project.code,
+                "title": issuance.project.title,
+                "methodology": issuance.project.methodology.code,
+                "vintage": issuance.vintage,
+                "tonnes": 0,
+            },
+        )
+        row["tonnes"] += block.quantity
+    kind_zh, kind_en = RETIREMENT_KINDS[RetirementKind(retirement.kind)]
+    beneficiary_kind = BENEFICIARY_KINDS.get(retirement.beneficiary_kind, ("", ""))
+    date = timezone.localtime(retirement.retired_at).date()
+    return {
+        "authority_zh": AUTHORITY_ZH,
+        "authority_en": AUTHORITY_EN,
+        "number": certificate.number,
+        "date": date,
+        "holder_zh": organisation.name,
+        "holder_en": organisation.name_en,
+        "account": retirement.account.number,
+        "kind_zh": kind_zh,
+        "kind_en": kind_en,
+        "compliance_year": retirement.compliance_year,
+        "beneficiary_kind_zh": beneficiary_kind[0],
+        "beneficiary_kind_en": beneficiary_kind[1],
+        "beneficiary": retirement.public_beneficiary,
+        "purpose": retirement.purpose,
+        "quantity": f"{retirement.quantity:,}",
+        "ranges": [
+            {
+                "serial": block.serial,
+                "first_unit": f"{block.first_unit:09d}",
+                "last_unit": f"{block.last_unit:09d}",
+                "tonnes": f"{block.quantity:,}",
+            }
+            for block in blocks
+        ],
+        "projects": [dict(row, tonnes=f"{row['tonnes']:,}") for row in projects.values()],
+        "qr": qr_svg(verification_url(certificate.number)),
+        "verify_url": verification_url(certificate.number),
+    }
 
 
 def _phase_context(phase, rows, number: str, date) -> dict:
@@ -139,11 +230,18 @@ def make_announcement_pdf(announcement_id: int) -> Announcement:
     return announcement
 
 
+# The events whose e-mail carries the certificate of its subject, made now if the job has not yet.
+CERTIFIED_EVENTS = {
+    "credits.issued": lambda event: Certificate.objects.filter(issuance_id=event.subject_id).first(),
+    "retirement.made": lambda event: Certificate.objects.filter(retirement_id=event.subject_id).first(),
+    "offset.confirmed": lambda event: Certificate.objects.filter(retirement_id=event.subject_id).first(),
+}
+
+
 def certificate_attachments(event) -> list[tuple[str, bytes, str]]:
-    """For the owner's e-mail on registration: its certificate, made now if the job has not yet."""
-    if event.action != "credits.issued":
-        return []
-    certificate = Certificate.objects.filter(issuance_id=event.subject_id, kind="registration").first()
+    """For the holder's e-mail on registration or retirement: its certificate."""
+    find = CERTIFIED_EVENTS.get(event.action)
+    certificate = find(event) if find else None
     if certificate is None:
         return []
     certificate = make_certificate(certificate.pk)

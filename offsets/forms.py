@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from offsets.models import IssuancePhase
+from offsets.models import BeneficiaryKind, IssuancePhase
 
 
 class PhaseForm(forms.ModelForm):
@@ -53,3 +53,62 @@ class ObjectionAnswerForm(forms.Form):
 
 class VerifyForm(forms.Form):
     q = forms.CharField(label=_("Certificate number, serial or unit number"), max_length=120, required=False)
+
+
+# --- The holder's account: transfers, retirements, compliance offsets ---------------------------------
+
+# No account will ever move a billion tonnes at once; anything above is a typing slip (or a probe).
+MAX_QUANTITY = 1_000_000_000
+
+
+def quantity_field():
+    return forms.IntegerField(
+        label=_("Quantity (t)"),
+        min_value=1,
+        max_value=MAX_QUANTITY,
+        error_messages={"invalid": _("Give the quantity as a whole number of tonnes, such as 100.")},
+    )
+
+
+class TransferForm(forms.Form):
+    to_number = forms.CharField(
+        label=_("To account number"), max_length=30, help_text=_("For example WHA-00000012.")
+    )
+    quantity = quantity_field()
+    blocks = forms.TypedMultipleChoiceField(
+        label=_("From these blocks (optional)"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Choose none to take the oldest vintage first, then the lowest serial number."),
+    )
+    note = forms.CharField(
+        label=_("Note (optional)"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, blocks=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["blocks"].choices = [(b.pk, f"{b.serial} · {b.quantity:,} t") for b in blocks]
+
+    def clean_to_number(self):
+        return self.cleaned_data["to_number"].strip().upper()
+
+
+class RetirementForm(forms.Form):
+    quantity = quantity_field()
+    beneficiary_kind = forms.ChoiceField(label=_("Retired on behalf of"), choices=BeneficiaryKind.choices)
+    beneficiary = forms.CharField(
+        label=_("Beneficiary's name"),
+        max_length=200,
+        help_text=_("An organisation, an event or a person; a person's name is masked in public (张*)."),
+    )
+    purpose = forms.CharField(label=_("Purpose"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class OffsetForm(forms.Form):
+    year = forms.TypedChoiceField(label=_("Compliance year"), coerce=int)
+    quantity = quantity_field()
+
+    def __init__(self, *args, years=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["year"].choices = [(y, str(y)) for y in years]

@@ -3,16 +3,23 @@
 1. coverage, gap: for every issuance, its live blocks (every status but split) cover its range
    exactly once: no gap, nothing outside it;
 2. overlap: no two live blocks overlap anywhere in the registry;
-3. split: every split block is exactly covered by its children;
-4. balance: issued = held + reserved + retired + cancelled, per account and in total;
+3. split: every split block (split, or moved to another account) is exactly covered by its children;
+4. balance, movement: per account, issued + received − sent = held + reserved + retired + cancelled;
+   its movements agree (issued movements = its issuances, retired and cancelled movements = its retired
+   and cancelled blocks, the signed sum of its movements = held + reserved); in total, issued = live;
 5. units: every issuance's quantity is its number of units, and it lies within the units the
    registry-wide counter gave out (the counter's position is at or past every last unit, and at least
    the sum issued);
 6. audit: every issuance is what its registration recorded in the audit trail (the `credits.issued`
    event: serial, quantity, account, owner, units), and every such event has its issuance;
-7. retirement: a retired or cancelled block names its retirement (`status_reference`), and that
-   retirement is in the audit trail: an event whose action is in RETIREMENT_ACTIONS and whose
-   `after["reference"]` is that reference. Whoever writes retirements records that event.
+7. retirement: a retired or cancelled block names its retirement (`status_reference`), that retirement
+   is in the audit trail (an event whose action is in RETIREMENT_ACTIONS and whose `after["reference"]`
+   is that reference), it is retired, of the block's kind and account, and its recorded ranges contain
+   the block; each retirement is made of exactly its quantity of blocks;
+8. reservation: a reserved block belongs to a pending transfer or offset of its account, and each is
+   reserved exactly;
+9. compliance, cap: each compliance record's used and pending offsets are its confirmed and pending
+   offsets, and its used offsets never pass its cap.
 
 The audit trail is the authority for 6 and 7 because it is hash-chained and anchored by signed,
 published checkpoints (registry.checkpoints): a superuser who edits the ledger must also rewrite
@@ -26,12 +33,27 @@ from dataclasses import dataclass
 
 from django.db.models import F, Sum
 
-from offsets.models import LIVE_BLOCK_STATUSES, BlockStatus, Issuance, SerialBlock
+from offsets.models import (
+    LIVE_BLOCK_STATUSES,
+    MOVEMENT_SIGN,
+    BlockStatus,
+    ComplianceRecord,
+    Issuance,
+    Movement,
+    MovementKind,
+    Retirement,
+    RetirementKind,
+    RetirementStatus,
+    SerialBlock,
+    Transfer,
+    TransferStatus,
+)
 from registry.models import AuditEvent, Counter
 
 UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.issuing)
 ISSUE_ACTION = "credits.issued"
 RETIREMENT_ACTIONS = ("credits.retired", "credits.cancelled")
+UNITS = F("last_unit") - F("first_unit") + 1
 
 
 @dataclass
@@ -133,23 +155,56 @@ def _splits() -> Iterator[Violation]:
 
 def _balances() -> Iterator[Violation]:
     issued = dict(Issuance.objects.values("account").annotate(t=Sum("quantity")).values_list("account", "t"))
-    held: dict[int, int] = defaultdict(int)
-    for account, first, last in SerialBlock.objects.live().values_list("account", "first_unit", "last_unit"):
-        held[account] += last - first + 1
-    # Credits move between accounts by transfers; until those exist, each account holds what it was issued.
-    for account in sorted(set(issued) | set(held)):
-        if issued.get(account, 0) != held.get(account, 0):
+    flows: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for account, kind, tonnes in (
+        Movement.objects.values("account", "kind")
+        .annotate(t=Sum("quantity"))
+        .values_list("account", "kind", "t")
+    ):
+        flows[account][kind] = tonnes
+    blocks: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for account, status, tonnes in (
+        SerialBlock.objects.live()
+        .values("account", "status")
+        .annotate(t=Sum(UNITS))
+        .values_list("account", "status", "t")
+    ):
+        blocks[account][status] = tonnes
+    for account in sorted(set(issued) | set(flows) | set(blocks)):
+        moved, live = flows[account], blocks[account]
+        if moved[MovementKind.ISSUED] != issued.get(account, 0):
             yield Violation(
-                "balance",
-                f"account #{account}: issued {issued.get(account, 0)} ≠ held + reserved + retired + "
-                "cancelled "
-                f"{held.get(account, 0)}",
+                "movement",
+                f"account #{account}: issued movements {moved[MovementKind.ISSUED]} ≠ "
+                f"its issuances {issued.get(account, 0)}",
             )
             return
-    if sum(issued.values()) != sum(held.values()):
-        yield Violation(
-            "balance", f"in total: issued {sum(issued.values())} ≠ live blocks {sum(held.values())}"
-        )
+        owned = issued.get(account, 0) + moved[MovementKind.RECEIVED] - moved[MovementKind.SENT]
+        if owned != sum(live.values()):
+            yield Violation(
+                "balance",
+                f"account #{account}: issued + received − sent {owned} ≠ held + reserved + retired + "
+                f"cancelled {sum(live.values())}",
+            )
+            return
+        for kind in (MovementKind.RETIRED, MovementKind.CANCELLED):
+            if moved[kind] != live[kind]:
+                yield Violation(
+                    "movement",
+                    f"account #{account}: {kind} movements {moved[kind]} ≠ {kind} blocks {live[kind]}",
+                )
+                return
+        holding = sum(MOVEMENT_SIGN[kind] * tonnes for kind, tonnes in moved.items())
+        if holding != live[BlockStatus.HELD] + live[BlockStatus.RESERVED]:
+            yield Violation(
+                "movement",
+                f"account #{account}: the sum of its movements {holding} ≠ held + reserved "
+                f"{live[BlockStatus.HELD] + live[BlockStatus.RESERVED]}",
+            )
+            return
+    total_issued, total_live = sum(issued.values()), sum(sum(v.values()) for v in blocks.values())
+    if total_issued != total_live:
+        yield Violation("balance", f"in total: issued {total_issued} ≠ live blocks {total_live}")
 
 
 def _units() -> Iterator[Violation]:
@@ -252,3 +307,129 @@ def _retirements() -> Iterator[Violation]:
                 "a retirement the audit trail does not record",
             )
             return
+    yield from _retirement_records()
+
+
+def _retirement_records() -> Iterator[Violation]:
+    """Retired and cancelled blocks make up their retirements exactly; reserved blocks make up a pending
+    transfer or offset exactly."""
+    retirements = {
+        r.reference: r
+        for r in Retirement.objects.only("reference", "kind", "status", "account_id", "quantity", "ranges")
+    }
+    transfers = {
+        t.reference: t
+        for t in Transfer.objects.filter(status=TransferStatus.PENDING).only(
+            "reference", "from_account_id", "quantity"
+        )
+    }
+    consumed: dict[str, int] = defaultdict(int)
+    reserved: dict[str, int] = defaultdict(int)
+    blocks = SerialBlock.objects.filter(
+        status__in=[BlockStatus.RETIRED, BlockStatus.CANCELLED, BlockStatus.RESERVED]
+    ).order_by("pk")
+    for pk, account, first, last, status, reference in blocks.values_list(
+        "pk", "account_id", "first_unit", "last_unit", "status", "status_reference"
+    ):
+        if status == BlockStatus.RESERVED:
+            owner = transfers.get(reference) or retirements.get(reference)
+            pending = owner is not None and (
+                isinstance(owner, Transfer) or owner.status == RetirementStatus.PENDING
+            )
+            if (
+                not pending
+                or getattr(owner, "from_account_id", getattr(owner, "account_id", None)) != account
+            ):
+                yield Violation(
+                    "reservation",
+                    f"block #{pk} (units {first}–{last}) is reserved for {reference or 'nothing'}, "
+                    "which is no pending transfer or offset of its account",
+                )
+                return
+            reserved[reference] += last - first + 1
+            continue
+        retirement = retirements.get(reference)
+        kind_fits = retirement is not None and (
+            (status == BlockStatus.CANCELLED) == (retirement.kind == RetirementKind.CANCELLATION)
+        )
+        inside = retirement is not None and any(a <= first and last <= b for a, b, *_ in retirement.ranges)
+        if not (
+            kind_fits
+            and inside
+            and retirement.status == RetirementStatus.RETIRED
+            and retirement.account_id == account
+        ):
+            yield Violation(
+                "retirement",
+                f"block #{pk} (units {first}–{last}) is {status} under {reference}, "
+                "but that retirement does not record these units",
+            )
+            return
+        consumed[reference] += last - first + 1
+    for reference, retirement in retirements.items():
+        expected = retirement.quantity if retirement.status == RetirementStatus.RETIRED else 0
+        if consumed.get(reference, 0) != expected:
+            yield Violation(
+                "retirement",
+                f"{reference}: {retirement.quantity} t, but {consumed.get(reference, 0)} t of blocks",
+            )
+            return
+        if (
+            retirement.status == RetirementStatus.PENDING
+            and reserved.get(reference, 0) != retirement.quantity
+        ):
+            yield Violation(
+                "reservation",
+                f"{reference}: {retirement.quantity} t asked, {reserved.get(reference, 0)} t reserved",
+            )
+            return
+    for reference, transfer in transfers.items():
+        if reserved.get(reference, 0) != transfer.quantity:
+            yield Violation(
+                "reservation",
+                f"{reference}: {transfer.quantity} t to move, {reserved.get(reference, 0)} t reserved",
+            )
+            return
+    yield from _compliance()
+
+
+def _compliance() -> Iterator[Violation]:
+    """Each compliance record's offsets are its confirmed and pending offsets, and never pass its cap."""
+    from offsets.compliance import Standing
+    from offsets.models import CompliancePolicy
+
+    policies = {p.year: p for p in CompliancePolicy.objects.all()}
+    sums: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for organisation, year, status, tonnes in (
+        Retirement.objects.filter(kind=RetirementKind.COMPLIANCE)
+        .values("account__organisation", "compliance_year", "status")
+        .annotate(t=Sum("quantity"))
+        .values_list("account__organisation", "compliance_year", "status", "t")
+    ):
+        sums[(organisation, year)][status] = tonnes
+    for record in ComplianceRecord.objects.order_by("year", "organisation_id"):
+        policy = policies.get(record.year)
+        counted = sums.pop((record.organisation_id, record.year), {})
+        conversion = policy.conversion if policy else 1
+        used = counted.get(RetirementStatus.RETIRED, 0) * conversion
+        pending = counted.get(RetirementStatus.PENDING, 0) * conversion
+        if record.offsets_used_t != used or record.offsets_pending_t != pending:
+            yield Violation(
+                "compliance",
+                f"compliance record #{record.pk} ({record.year}): used {record.offsets_used_t}, "
+                f"pending {record.offsets_pending_t}; its offsets make {used} and {pending}",
+            )
+            return
+        if policy is not None and used > Standing(policy, record).cap:
+            yield Violation(
+                "cap",
+                f"compliance record #{record.pk} ({record.year}): offsets {used} t pass the cap "
+                f"{Standing(policy, record).cap} t",
+            )
+            return
+    for (organisation, year), counted in sums.items():
+        yield Violation(
+            "compliance",
+            f"organisation #{organisation} offset {dict(counted)} t for {year} without a compliance record",
+        )
+        return

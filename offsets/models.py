@@ -1,4 +1,5 @@
-"""Issuance phases, public notices and objections; the ledger of serially numbered credits."""
+"""Issuance phases, public notices and objections; the ledger of serially numbered credits: accounts,
+blocks, movements, transfers and retirements; compliance policies, records and boundaries."""
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -8,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from registry.models import Organisation
+from registry.models import Organisation, mask_person_name
 
 
 class PhaseStatus(models.TextChoices):
@@ -62,7 +63,7 @@ class IssuancePhase(models.Model):
     notice_end = models.DateField(_("notice until"), null=True, blank=True)
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     closed_at = models.DateTimeField(_("notice closed"), null=True, blank=True)
-    registered_at = models.DateTimeField(_("registered"), null=True, blank=True)
+    registered_at = models.DateTimeField(pgettext_lazy("phase", "registered"), null=True, blank=True)
 
     objects = IssuancePhaseQuerySet.as_manager()
 
@@ -203,7 +204,7 @@ class Objection(models.Model):
 
 
 class Account(models.Model):
-    """An organisation's holding account."""
+    """An organisation's holding account (登记账户), opened when the organisation is verified."""
 
     organisation = models.OneToOneField(Organisation, models.PROTECT, related_name="account")
     number = models.CharField(_("account number"), max_length=30, unique=True)
@@ -212,6 +213,14 @@ class Account(models.Model):
     class Meta:
         verbose_name = _("holding account")
         verbose_name_plural = _("holding accounts")
+        permissions = [
+            ("view_any_account", _("Can read any holding account and its statement")),
+            ("confirm_transfer", _("Can confirm or reject transfers")),
+            ("confirm_offset", _("Can confirm or reject compliance offsets")),
+            ("cancel_credits", _("Can cancel credits to correct the ledger")),
+            ("keep_compliance", _("Can keep compliance policies, records and boundaries")),
+            ("link_boundary", _("Can link a project to a covered emitter's boundary")),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -309,6 +318,295 @@ class SerialBlock(models.Model):
         )
 
 
+class MovementKind(models.TextChoices):
+    ISSUED = "issued", _("Issued")
+    RECEIVED = "received", _("Received")
+    SENT = "sent", _("Sent")
+    RESERVED = "reserved", _("Reserved")
+    RELEASED = "released", _("Released")
+    RETIRED = "retired", _("Retired")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# How each movement changes an account's holding (held + reserved); a reservation only changes which
+# part of the holding is free.
+MOVEMENT_SIGN = {
+    MovementKind.ISSUED: 1,
+    MovementKind.RECEIVED: 1,
+    MovementKind.SENT: -1,
+    MovementKind.RESERVED: 0,
+    MovementKind.RELEASED: 0,
+    MovementKind.RETIRED: -1,
+    MovementKind.CANCELLED: -1,
+}
+
+
+class Movement(models.Model):
+    """One change of an account's blocks, written by offsets.ledger in the transaction that made it.
+    A transfer writes two: sent on the sender's statement, received on the receiver's."""
+
+    account = models.ForeignKey(Account, models.PROTECT, related_name="movements")
+    kind = models.CharField(_("movement"), max_length=12, choices=MovementKind)
+    counterparty = models.ForeignKey(Account, models.PROTECT, null=True, blank=True, related_name="+")
+    quantity = models.PositiveIntegerField(_("quantity (t)"))
+    # The serial ranges moved, as [[first unit, last unit], ...], in unit order.
+    ranges = models.JSONField(default=list)
+    serials = models.TextField(_("serials"), blank=True)
+    reference = models.CharField(_("reference"), max_length=120, blank=True)
+    at = models.DateTimeField(_("date"), db_index=True)
+
+    class Meta:
+        verbose_name = _("movement")
+        verbose_name_plural = _("movements")
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["account", "at", "id"], name="movement_statement_idx")]
+        constraints = [
+            models.CheckConstraint(name="movement_kind_known", condition=Q(kind__in=MovementKind.values)),
+            models.CheckConstraint(name="movement_moves_something", condition=Q(quantity__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.kind} {self.quantity}"
+
+    @property
+    def effect(self) -> int:
+        return MOVEMENT_SIGN[self.kind] * self.quantity
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting confirmation")
+    COMPLETED = "completed", _("Completed")
+    REJECTED = "rejected", _("Rejected")
+    CANCELLED = "cancelled", pgettext_lazy("transfer status", "Cancelled")
+
+
+class Transfer(models.Model):
+    """A transfer (划转) of credits to another verified organisation's account."""
+
+    reference = models.CharField(_("reference"), max_length=40, unique=True)
+    from_account = models.ForeignKey(Account, models.PROTECT, related_name="transfers_out")
+    to_account = models.ForeignKey(Account, models.PROTECT, related_name="transfers_in")
+    quantity = models.PositiveIntegerField(_("quantity (t)"))
+    status = models.CharField(
+        _("status"), max_length=12, choices=TransferStatus, default=TransferStatus.PENDING
+    )
+    note = models.TextField(_("note"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reasons = models.TextField(_("reasons"), blank=True)
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="transfer_status_known", condition=Q(status__in=TransferStatus.values)
+            ),
+            models.CheckConstraint(name="transfer_moves_something", condition=Q(quantity__gte=1)),
+            models.CheckConstraint(
+                name="transfer_to_another_account", condition=~Q(to_account=models.F("from_account"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def get_absolute_url(self) -> str:
+        return reverse("offsets:transfer", args=[self.reference])
+
+
+class RetirementKind(models.TextChoices):
+    VOLUNTARY = "voluntary", _("Voluntary retirement")
+    COMPLIANCE = "compliance", _("Compliance offset")
+    CANCELLATION = "cancellation", _("Cancellation")
+
+
+class RetirementStatus(models.TextChoices):
+    PENDING = "pending", _("Awaiting confirmation")
+    RETIRED = "retired", _("Retired")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class BeneficiaryKind(models.TextChoices):
+    ORGANISATION = "organisation", _("An organisation")
+    EVENT = "event", _("An event")
+    PERSON = "person", _("A person")
+
+
+class Retirement(models.Model):
+    """A retirement (注销): credits consumed for good. A compliance offset (抵销) waits, reserved, for the
+    registry administrator's confirmation; a voluntary retirement and a cancellation are final at once."""
+
+    reference = models.CharField(_("reference"), max_length=40, unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=RetirementKind)
+    account = models.ForeignKey(Account, models.PROTECT, related_name="retirements")
+    quantity = models.PositiveIntegerField(_("quantity (t)"))
+    status = models.CharField(_("status"), max_length=12, choices=RetirementStatus)
+    beneficiary_kind = models.CharField(_("beneficiary"), max_length=12, choices=BeneficiaryKind, blank=True)
+    beneficiary = models.CharField(_("beneficiary's name"), max_length=200, blank=True)
+    purpose = models.TextField(_("purpose"), blank=True)
+    compliance_year = models.PositiveSmallIntegerField(_("compliance year"), null=True, blank=True)
+    # The serial ranges consumed (or reserved while pending), as offsets.ledger wrote them.
+    ranges = models.JSONField(default=list)
+    serials = models.TextField(_("serials"), blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reasons = models.TextField(_("reasons"), blank=True)
+
+    class Meta:
+        verbose_name = _("retirement")
+        verbose_name_plural = _("retirements")
+        ordering = ["-requested_at", "-pk"]
+        indexes = [models.Index(fields=["status", "retired_at"], name="retirement_public_idx")]
+        constraints = [
+            models.CheckConstraint(name="retirement_kind_known", condition=Q(kind__in=RetirementKind.values)),
+            models.CheckConstraint(
+                name="retirement_status_known", condition=Q(status__in=RetirementStatus.values)
+            ),
+            models.CheckConstraint(name="retirement_retires_something", condition=Q(quantity__gte=1)),
+            models.CheckConstraint(
+                name="an_offset_names_its_compliance_year",
+                condition=~Q(kind=RetirementKind.COMPLIANCE) | Q(compliance_year__isnull=False),
+            ),
+            models.CheckConstraint(
+                name="a_retired_retirement_is_dated",
+                condition=~Q(status=RetirementStatus.RETIRED) | Q(retired_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def get_absolute_url(self) -> str:
+        return reverse("offsets:retirement", args=[self.reference])
+
+    @property
+    def public_beneficiary(self) -> str:
+        """The beneficiary as anyone may read it: a person's name masked (张*)."""
+        if self.beneficiary_kind == BeneficiaryKind.PERSON:
+            return mask_person_name(self.beneficiary)
+        return self.beneficiary
+
+
+class CapBasis(models.TextChoices):
+    EMISSIONS = "emissions", _("verified emissions")
+    ALLOWANCE = "allowance", _("allowance")
+
+
+class CompliancePolicy(models.Model):
+    """What a covered emitter may offset for one compliance year (履约年度)."""
+
+    year = models.PositiveSmallIntegerField(_("compliance year"), unique=True)
+    first_vintage = models.PositiveSmallIntegerField(_("earliest eligible vintage"))
+    last_vintage = models.PositiveSmallIntegerField(_("latest eligible vintage"))
+    conversion = models.DecimalField(
+        _("allowance per credit (t)"),
+        max_digits=6,
+        decimal_places=3,
+        default=1,
+        help_text=_("1 t of credits offsets this many tonnes of allowance."),
+    )
+    cap_basis = models.CharField(_("cap as a share of"), max_length=12, choices=CapBasis)
+    cap_percent = models.DecimalField(_("cap (%)"), max_digits=5, decimal_places=2)
+    window_opens = models.DateField(_("requests accepted from"))
+    window_closes = models.DateField(_("requests accepted until"))
+
+    class Meta:
+        verbose_name = _("compliance policy")
+        verbose_name_plural = _("compliance policies")
+        ordering = ["-year"]
+        constraints = [
+            models.CheckConstraint(
+                name="policy_vintages_in_order", condition=Q(last_vintage__gte=models.F("first_vintage"))
+            ),
+            models.CheckConstraint(
+                name="policy_window_in_order", condition=Q(window_closes__gte=models.F("window_opens"))
+            ),
+            models.CheckConstraint(
+                name="policy_cap_is_a_share", condition=Q(cap_percent__gt=0) & Q(cap_percent__lte=100)
+            ),
+            models.CheckConstraint(name="policy_conversion_positive", condition=Q(conversion__gt=0)),
+            models.CheckConstraint(name="policy_cap_basis_known", condition=Q(cap_basis__in=CapBasis.values)),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class ComplianceRecord(models.Model):
+    """A covered emitter's compliance year: its verified emissions, allowance and the offsets it used."""
+
+    organisation = models.ForeignKey(Organisation, models.PROTECT, related_name="compliance_records")
+    year = models.PositiveSmallIntegerField(_("compliance year"))
+    verified_emissions_t = models.PositiveBigIntegerField(_("verified emissions (t)"))
+    allowance_t = models.PositiveBigIntegerField(_("allowance (t)"))
+    # Kept by offsets.retirements under this row's lock: tonnes of allowance offset by confirmed
+    # offsets, and reserved by offsets awaiting confirmation. verify_ledger recomputes both.
+    offsets_used_t = models.DecimalField(_("offsets used (t)"), max_digits=15, decimal_places=3, default=0)
+    offsets_pending_t = models.DecimalField(
+        _("offsets awaiting confirmation (t)"), max_digits=15, decimal_places=3, default=0
+    )
+
+    class Meta:
+        verbose_name = _("compliance record")
+        verbose_name_plural = _("compliance records")
+        ordering = ["-year", "organisation"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "year"], name="one_compliance_record_per_year"),
+            models.CheckConstraint(
+                name="offsets_never_negative",
+                condition=Q(offsets_used_t__gte=0) & Q(offsets_pending_t__gte=0),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} {self.year}"
+
+
+class Installation(models.Model):
+    """A site or installation inside a covered emitter's compliance boundary."""
+
+    organisation = models.ForeignKey(Organisation, models.PROTECT, related_name="installations")
+    name = models.CharField(_("installation or site"), max_length=200)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("installation")
+        verbose_name_plural = _("installations")
+        ordering = ["organisation", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoundaryLink(models.Model):
+    """A project that lies inside a covered emitter's boundary: its credits never offset that emitter."""
+
+    project = models.OneToOneField("projects.Project", models.PROTECT, related_name="boundary_link")
+    emitter = models.ForeignKey(Organisation, models.PROTECT, related_name="projects_in_boundary")
+    installation = models.ForeignKey(Installation, models.PROTECT, null=True, blank=True, related_name="+")
+    linked_by = models.ForeignKey(settings.AUTH_USER_MODEL, models.PROTECT, related_name="+")
+    linked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("project inside a boundary")
+        verbose_name_plural = _("projects inside boundaries")
+
+    def __str__(self) -> str:
+        return f"{self.project_id} → {self.emitter_id}"
+
+
 class CertificateKind(models.TextChoices):
     REGISTRATION = "registration", _("Registration certificate")
     RETIREMENT = "retirement", _("Retirement certificate")
@@ -320,6 +618,9 @@ class Certificate(models.Model):
     kind = models.CharField(max_length=20, choices=CertificateKind)
     number = models.CharField(_("certificate number"), max_length=30, unique=True)
     issuance = models.ForeignKey(Issuance, models.PROTECT, null=True, blank=True, related_name="certificates")
+    retirement = models.OneToOneField(
+        "Retirement", models.PROTECT, null=True, blank=True, related_name="certificate"
+    )
     issued_at = models.DateTimeField()
     file = models.FileField(upload_to="certificates/%Y/", blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
@@ -328,6 +629,15 @@ class Certificate(models.Model):
         verbose_name = _("certificate")
         verbose_name_plural = _("certificates")
         ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                name="a_certificate_certifies_one_record",
+                condition=(
+                    Q(kind=CertificateKind.REGISTRATION, issuance__isnull=False, retirement__isnull=True)
+                    | Q(kind=CertificateKind.RETIREMENT, issuance__isnull=True, retirement__isnull=False)
+                ),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number

@@ -1,4 +1,4 @@
-"""Who hears of phase, objection and issuance events."""
+"""Who hears of phase, objection, issuance, transfer and retirement events."""
 
 from django.contrib.auth.models import Group
 
@@ -56,12 +56,44 @@ def issuance_recipients(event: AuditEvent) -> list[Recipient]:
     return _as_recipients(_members(issuance.account.organisation)) if issuance else []
 
 
+def transfer_recipients(event: AuditEvent) -> list[Recipient]:
+    """Both sides and the registry administrators hear of every step of a transfer."""
+    transfer = notifications.subject_of(event)
+    if transfer is None:
+        return []
+    users = _members(transfer.from_account.organisation) + _group(roles.REGISTRY_ADMIN)
+    if event.action != "transfer.requested" or transfer.status == "completed":
+        users += _members(transfer.to_account.organisation)
+    return _as_recipients(users)
+
+
+def retirement_recipients(event: AuditEvent) -> list[Recipient]:
+    """The holder hears of its retirements; the administrators of offsets to confirm and cancellations."""
+    retirement = notifications.subject_of(event)
+    if retirement is None:
+        return []
+    users = _members(retirement.account.organisation)
+    if event.action.startswith("offset.") or retirement.kind == "cancellation":
+        users += _group(roles.REGISTRY_ADMIN)
+    return _as_recipients(users)
+
+
 def register() -> None:
     from offsets.documents import certificate_attachments
 
     notifications.RESOLVERS["offsets.issuancephase"] = phase_recipients
     notifications.RESOLVERS["offsets.objection"] = objection_recipients
     notifications.RESOLVERS["offsets.issuance"] = issuance_recipients
+    notifications.RESOLVERS["offsets.transfer"] = transfer_recipients
+    notifications.RESOLVERS["offsets.retirement"] = retirement_recipients
+    notifications.RESOLVERS["offsets.account"] = lambda event: []  # a statement line, not news
     notifications.PREPARERS["offsets.issuance"] = certificate_attachments
-    for subject_type in ("offsets.issuancephase", "offsets.objection", "offsets.issuance"):
+    notifications.PREPARERS["offsets.retirement"] = certificate_attachments
+    for subject_type in (
+        "offsets.issuancephase",
+        "offsets.objection",
+        "offsets.issuance",
+        "offsets.transfer",
+        "offsets.retirement",
+    ):
         notifications.FALLBACK_TEMPLATES[subject_type] = "offsets/email/event.txt"

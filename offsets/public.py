@@ -5,13 +5,23 @@ Organisation.public_name; identity numbers and contact details never appear.
 """
 
 import io
-from collections import OrderedDict
 
 from django.db.models import Count, F, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import ExtractYear
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from offsets.models import BlockStatus, Issuance, IssuancePhase, PhaseStatus, SerialBlock
+from offsets.models import (
+    BlockStatus,
+    Issuance,
+    IssuancePhase,
+    PhaseStatus,
+    Retirement,
+    RetirementKind,
+    RetirementStatus,
+    SerialBlock,
+)
 from projects.models import Project, Stage
 from registry import checkpoints, exports
 from registry.models import District, Organisation, OrganisationStatus
@@ -23,19 +33,32 @@ def filed_projects():
     )
 
 
+def public_retirements():
+    """The retirements anyone may read: those done (retired; an offset awaiting confirmation is not),
+    cancellations included, newest first, with their holder."""
+    return (
+        Retirement.objects.filter(status=RetirementStatus.RETIRED)
+        .select_related("account__organisation")
+        .order_by("-retired_at", "-pk")
+    )
+
+
+def _retired():
+    """Retirements proper (voluntary and compliance offsets): a cancellation corrects, it retires nothing."""
+    return Retirement.objects.filter(status=RetirementStatus.RETIRED).exclude(
+        kind=RetirementKind.CANCELLATION
+    )
+
+
 def figures() -> dict:
     issued = Issuance.objects.aggregate(t=Sum("quantity"))["t"] or 0
-    retired = _units(SerialBlock.objects.filter(status=BlockStatus.RETIRED))
+    retired = _retired().aggregate(t=Sum("quantity"))["t"] or 0
     return {
         "issued": issued,
         "retired": retired,
         "projects": filed_projects().count(),
         "organisations": Organisation.objects.filter(status=OrganisationStatus.VERIFIED).count(),
     }
-
-
-def _units(blocks) -> int:
-    return blocks.aggregate(t=Sum(F("last_unit") - F("first_unit") + 1))["t"] or 0
 
 
 def charts() -> dict:
@@ -59,15 +82,20 @@ def charts() -> dict:
         .annotate(total=Sum("quantity"))
         .order_by("-total")
     ]
-    retired_by_year: OrderedDict[str, int] = OrderedDict()
-    for block in SerialBlock.objects.filter(status=BlockStatus.RETIRED).order_by("created_at"):
-        year = str(block.created_at.year)
-        retired_by_year[year] = retired_by_year.get(year, 0) + block.quantity
+    # Dated by the retirement (retired_at, in the registry's time zone), not by when a block was cut.
+    retired_by_year = [
+        (str(row["year"]), row["total"])
+        for row in _retired()
+        .annotate(year=ExtractYear("retired_at"))
+        .values("year")
+        .annotate(total=Sum("quantity"))
+        .order_by("year")
+    ]
     return {
         "per_phase": _bars(per_phase),
         "per_methodology": _bars(per_methodology),
         "per_district": _bars(per_district),
-        "retired": _bars(list(retired_by_year.items())),
+        "retired": _bars(retired_by_year),
     }
 
 
@@ -169,10 +197,49 @@ def issuance_rows() -> list[dict]:
     ]
 
 
+def retirement_rows() -> list[dict]:
+    """One entry per retirement done, oldest first: who, how many, what for, which serial ranges.
+    A person's name (holder or beneficiary) is masked; a cancellation's reasons are not published."""
+    rows = []
+    for r in public_retirements().order_by("retired_at", "pk"):
+        rows.append(
+            {
+                "reference": r.reference,
+                "kind": r.kind,
+                "retired_on": timezone.localtime(r.retired_at).date().isoformat(),
+                "holder": r.account.organisation.public_name,
+                "quantity_t": r.quantity,
+                "compliance_year": r.compliance_year,
+                "beneficiary_kind": r.beneficiary_kind,
+                "beneficiary": r.public_beneficiary,
+                "purpose": r.purpose,
+                "serials": " ".join(r.serials.split()),
+                "units": " ".join(f"{first}-{last}" for first, last, *_rest in r.ranges),
+            }
+        )
+    return rows
+
+
+def retired_per_issuance(issuances) -> dict[int, dict[str, int]]:
+    """Tonnes retired and cancelled so far of each issuance, {issuance id: {status: t}}."""
+    totals: dict[int, dict[str, int]] = {i.pk: {"retired": 0, "cancelled": 0} for i in issuances}
+    rows = (
+        SerialBlock.objects.filter(
+            issuance__in=list(totals), status__in=[BlockStatus.RETIRED, BlockStatus.CANCELLED]
+        )
+        .values("issuance", "status")
+        .annotate(t=Sum(F("last_unit") - F("first_unit") + 1))
+    )
+    for row in rows:
+        totals[row["issuance"]][row["status"]] = row["t"]
+    return totals
+
+
 DATASETS = {
     "phases": phase_rows,
     "projects": project_rows,
     "issuances": issuance_rows,
+    "retirements": retirement_rows,
     # The signed checkpoints of the audit trail and the ledger (registry.checkpoints, ADR 0007).
     "checkpoints": checkpoints.open_data_rows,
 }

@@ -9,6 +9,13 @@ def make_notice_pdf(version_id: int) -> None:
 
 
 @shared_task
+def make_certificate(certificate_id: int) -> None:
+    from offsets import documents
+
+    documents.make_certificate(certificate_id)
+
+
+@shared_task
 def make_announcement_pdf(announcement_id: int) -> None:
     from offsets import documents
 

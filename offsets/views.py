@@ -15,11 +15,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from offsets import issuing, verification
+from offsets import access, issuing, verification
 from offsets.forms import ObjectionAnswerForm, ObjectionForm, PhaseForm, RulingForm, VerifyForm
 from offsets.models import (
     Announcement,
-    Certificate,
     Issuance,
     IssuancePhase,
     NoticeVersion,
@@ -29,7 +28,6 @@ from offsets.models import (
 from projects.models import Declaration
 from registry import params
 from registry.caching import cache_for_anonymous
-from registry.models import Membership
 from registry.services import TransitionRefused
 from registry.uploads import PDF, attachment, kind_of_stored_name
 
@@ -248,34 +246,9 @@ class NoticeFeed(Feed):
 
 
 @login_required
-def account(request: HttpRequest) -> HttpResponse:
-    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
-    if membership is None:
-        raise Http404
-    holding = getattr(membership.organisation, "account", None)
-    blocks = holding.blocks.live().select_related("issuance__project", "issuance__phase") if holding else []
-    certificates = Certificate.objects.filter(issuance__account=holding) if holding else []
-    return render(
-        request,
-        "offsets/account.html",
-        {
-            "organisation": membership.organisation,
-            "holding": holding,
-            "blocks": blocks,
-            "certificates": certificates,
-        },
-    )
-
-
-@login_required
 def certificate_download(request: HttpRequest, number: str) -> FileResponse:
     """The holder's members and the bureau download the PDF; everyone else verifies it on the public page."""
-    certificate = get_object_or_404(Certificate.objects.select_related("issuance__account"), number=number)
-    holder = certificate.issuance.account.organisation
-    if not (
-        request.user.has_perm("projects.review_case") or holder.memberships.filter(user=request.user).exists()
-    ):
-        raise Http404
+    certificate = access.certificate_for(request.user, number)
     if not certificate.file:
         from offsets import documents
 
@@ -286,9 +259,7 @@ def certificate_download(request: HttpRequest, number: str) -> FileResponse:
 @require_POST
 @login_required
 def answer_objection(request: HttpRequest, pk: int) -> HttpResponse:
-    objection = get_object_or_404(Objection.objects.select_related("declaration"), pk=pk)
-    if not Declaration.objects.visible_to(request.user).filter(pk=objection.declaration_id).exists():
-        raise Http404
+    objection = access.objection_for(request.user, pk)
     form = ObjectionAnswerForm(request.POST)
     if form.is_valid():
         try:
@@ -321,6 +292,11 @@ def office_phases(request: HttpRequest) -> HttpResponse:
 def office_phase(request: HttpRequest, code: str) -> HttpResponse:
     phase = get_object_or_404(IssuancePhase, code=code)
     user = request.user
+    # What the tables offer this user now: the phase's steps, and each objection's ruling.
+    steps = issuing.PHASES.offered(phase, user)
+    objections = list(phase.objections.select_related("declaration__project__organisation", "ruled_by"))
+    for objection in objections:
+        objection.steps = issuing.OBJECTIONS.offered(objection, user)
     return render(
         request,
         "offsets/office_phase.html",
@@ -328,45 +304,41 @@ def office_phase(request: HttpRequest, code: str) -> HttpResponse:
             "phase": phase,
             "totals": issuing.totals(phase),
             "entries": issuing.live_entries(phase),
-            "eligible": issuing.eligible_declarations() if phase.status == PhaseStatus.DRAFTING else [],
-            "objections": phase.objections.select_related("declaration__project__organisation", "ruled_by"),
+            "eligible": issuing.eligible_declarations() if "add" in steps else [],
+            "objections": objections,
             "ruling_form": RulingForm(),
-            "can_assemble": user.has_perm("offsets.assemble_phase"),
-            "can_approve": user.has_perm("offsets.approve_phase") and phase.assembled_by_id != user.pk,
-            "can_register": user.has_perm("offsets.register_phase"),
-            "can_rule": user.has_perm("offsets.rule_objection"),
+            "steps": steps,
+            "can_rule": access.may_rule_objections(user),  # the objectors' evidence
             "issuances": phase.issuances.select_related("project", "account__organisation"),
             "awaiting": phase.objections.filter(status="awaiting").exists(),
         },
     )
 
 
+# What a step of the phase reads from the posted form; the others read nothing.
+POSTED = {
+    "add": lambda post: {
+        "declarations": list(Declaration.objects.filter(pk__in=params.ids(post, "declarations")))
+    },
+    "remove": lambda post: {
+        "declaration": get_object_or_404(Declaration, pk=params.an_id(post, "declaration"))
+    },
+    "approve": lambda post: {"note": params.text(post, "note")},
+    "send_back": lambda post: {"reasons": params.text(post, "note")},
+}
+
+
 @require_POST
 @permission_required("projects.review_case", raise_exception=True)
 def office_phase_act(request: HttpRequest, code: str, action: str) -> HttpResponse:
+    """One step of the phase's table, posted; its function checks the right and the state again."""
     phase = get_object_or_404(IssuancePhase, code=code)
-    user, note = request.user, params.text(request.POST, "note")
-    actions = {
-        "add": lambda: issuing.add_to_phase(
-            phase,
-            by=user,
-            declarations=list(Declaration.objects.filter(pk__in=params.ids(request.POST, "declarations"))),
-        ),
-        "remove": lambda: issuing.remove_from_phase(
-            phase,
-            by=user,
-            declaration=get_object_or_404(Declaration, pk=params.an_id(request.POST, "declaration")),
-        ),
-        "submit": lambda: issuing.submit_phase(phase, by=user),
-        "approve": lambda: issuing.approve_for_notice(phase, by=user, note=note),
-        "send_back": lambda: issuing.send_back_phase(phase, by=user, reasons=note),
-        "publish": lambda: issuing.publish_notice(phase, by=user),
-        "register": lambda: issuing.register_phase(phase, by=user),
-    }
-    if action not in actions:
+    params.text(request.POST, "note")  # a NUL answers 400, whatever the step, before anything is done
+    if action not in issuing.PHASES or not issuing.PHASES[action].label:
         raise Http404
+    arguments = POSTED[action](request.POST) if action in POSTED else {}
     try:
-        actions[action]()
+        issuing.PHASES.function(action)(phase, by=request.user, **arguments)
     except TransitionRefused as error:
         messages.error(request, str(error))
     else:
@@ -399,9 +371,7 @@ def rule(request: HttpRequest, pk: int) -> HttpResponse:
 def objection_attachment(request: HttpRequest, pk: int) -> FileResponse:
     """The objector's evidence, to those who rule on objections; everyone else (the public, the
     enterprises, other bureau roles) gets 404, as if it did not exist."""
-    if not request.user.has_perm("offsets.rule_objection"):
-        raise Http404
-    objection = get_object_or_404(Objection, pk=pk)
+    objection = access.objection_evidence_for(request.user, pk)
     evidence = objection.attachment
     return attachment(
         evidence,
@@ -468,11 +438,14 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
     issuances = list(
         project.issuances.select_related("phase", "account__organisation").order_by("first_unit")
     )
+    consumed = public.retired_per_issuance(issuances)
     for issuance in issuances:
         # blocks of issuance.blocks know their issuance (with its phase and project): one query per issuance.
         blocks = issuance.blocks.live().select_related("account__organisation").order_by("first_unit")
         issuance.live_blocks = list(blocks)
         issuance.status_now = verification.status_of(issuance.live_blocks)
+        issuance.retired_t = consumed[issuance.pk]["retired"]
+        issuance.cancelled_t = consumed[issuance.pk]["cancelled"]
     return render(
         request,
         "offsets/project_page.html",
@@ -480,6 +453,49 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
             "project": project,
             "issuances": issuances,
             "milestones": public.milestones(project),
+        },
+    )
+
+
+@cache_for_anonymous(60)
+def public_retirements(request: HttpRequest) -> HttpResponse:
+    """Every retirement done: who, how many, what for, which serials; by year and kind, key-paged."""
+    from offsets import public
+    from offsets.models import RetirementKind
+    from projects.paging import keyset_page
+
+    retirements = public.public_retirements()
+    year, kind = params.year(request.GET), request.GET.get("kind", "")
+    if kind and kind not in RetirementKind.values:
+        raise params.BadInput(_("There is no such kind of retirement."))
+    if year is not None:
+        retirements = retirements.filter(retired_at__year=year)
+    if kind:
+        retirements = retirements.filter(kind=kind)
+    page = keyset_page(
+        retirements,
+        order="-retired_at",
+        size=25,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        last=request.GET.get("page") == "last",
+    )
+    query = request.GET.copy()
+    for key in ("after", "before", "page"):
+        query.pop(key, None)
+    years = public.public_retirements().datetimes("retired_at", "year", order="DESC")
+    return render(
+        request,
+        "offsets/public_retirements.html",
+        {
+            "page": page,
+            "query": query.urlencode(),
+            "years": [d.year for d in years],
+            "year": "" if year is None else str(year),
+            "kind": kind,
+            "kinds": RetirementKind.choices,
+            "total": retirements.count(),
+            "tonnes": retirements.aggregate(t=Sum("quantity"))["t"] or 0,
         },
     )
 
@@ -514,5 +530,7 @@ def open_data_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 def open_data_index(request: HttpRequest) -> HttpResponse:
-    datasets = ["phases", "projects", "issuances", "checkpoints"]
-    return render(request, "offsets/open_data.html", {"datasets": datasets})
+    from registry.models import District
+
+    datasets = ["phases", "projects", "issuances", "retirements", "checkpoints"]
+    return render(request, "offsets/open_data.html", {"datasets": datasets, "districts": District.choices})

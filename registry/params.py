@@ -4,6 +4,9 @@ Every input is hostile until parsed: a value that cannot be read raises BadInput
 the portal's own 400 page (registry.views.bad_request) showing the message in the visitor's language.
 """
 
+import datetime as dt
+import re
+
 from django.core.exceptions import BadRequest
 from django.http import QueryDict
 from django.utils.translation import gettext as _
@@ -48,6 +51,28 @@ def year(query: QueryDict, name: str = "year") -> int | None:
     value = _whole_number(raw, *YEARS)
     if value is None:
         raise BadInput(_("The year in the address is not valid: give a year of four digits, such as 2023."))
+    return value
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z", re.ASCII)
+
+
+def date(query: QueryDict, name: str) -> dt.date | None:
+    """A date written YYYY-MM-DD in `query[name]`, or None when it is absent or empty; BadInput otherwise."""
+    raw = query.get(name, "")
+    if raw == "":
+        return None
+    try:
+        if not ISO_DATE.match(raw):
+            raise ValueError(raw)
+        value = dt.date.fromisoformat(raw)
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            raise ValueError(raw)
+    except ValueError:
+        raise BadInput(
+            _("The date “%(name)s” is not valid: write it as year-month-day, such as 2023-12-31.")
+            % {"name": name}
+        ) from None
     return value
 
 

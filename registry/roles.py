@@ -35,13 +35,26 @@ _REFERENCE_DATA = [
 ]
 ROLE_PERMISSIONS = {
     INTAKE_OFFICER: [*_EVERY_ROLE, "projects.act_intake"],
-    TECHNICAL_REVIEWER: [*_EVERY_ROLE, "projects.act_technical", "offsets.rule_objection"],
+    TECHNICAL_REVIEWER: [
+        *_EVERY_ROLE,
+        "projects.act_technical",
+        "offsets.rule_objection",
+        # Links a project to the covered emitter whose compliance boundary it lies in (offsets.compliance).
+        "offsets.link_boundary",
+    ],
     EXPERT: ["registry.view_organisation", "projects.review_case", "projects.act_expert"],
     APPROVER: [*_EVERY_ROLE, "projects.act_approval", "offsets.approve_phase", "offsets.register_phase"],
     REGISTRY_ADMIN: [
         *_EVERY_ROLE,
         *_REFERENCE_DATA,
         "offsets.assemble_phase",
+        # The ledger: any account's statement, transfers and offsets to confirm, cancellations, and the
+        # compliance policies, records and boundaries (offsets.transfers, retirements, compliance).
+        "offsets.view_any_account",
+        "offsets.confirm_transfer",
+        "offsets.confirm_offset",
+        "offsets.cancel_credits",
+        "offsets.keep_compliance",
         "registry.verify_organisation",
         "registry.view_user",
         "registry.view_membership",

@@ -62,6 +62,7 @@ NO_SUCH = {
     "token": "no-such-token",
     "uidb64": "MjE0NzQ4MzAwMA",
     "receipt": "no-such-receipt",
+    "reference": "WHCER-T-2099-999999",
 }
 # Bearer links: whoever holds the token is its addressee.
 BEARER = {
@@ -187,6 +188,66 @@ def _organisation(tag: str, people: dict) -> dict:
     }
 
 
+def _ledger_of_b(people: dict, a: dict, b: dict) -> dict:
+    """B's ledger objects: a transfer to A awaiting confirmation; B on the covered-emitter list, with the
+    2022 policy, its record and an offset awaiting confirmation."""
+    from decimal import Decimal
+
+    from offsets import compliance, retirements, transfers
+    from registry.services import set_covered_emitter
+
+    b_account, a_account = b["registered"].issuance.account, a["registered"].issuance.account
+    transfer = transfers.request_transfer(b_account, by=b["admin"], to_number=a_account.number, quantity=1)
+    set_covered_emitter(b["organisation"], flag=True, by=people["registry_admin"], reason="On the list.")
+    b["organisation"].refresh_from_db()
+    compliance.save_policy(
+        by=people["registry_admin"],
+        year=2022,
+        first_vintage=2022,
+        last_vintage=2022,
+        conversion=Decimal("1"),
+        cap_basis="emissions",
+        cap_percent=Decimal("10"),
+        window_opens=date(2000, 1, 1),
+        window_closes=date(2099, 12, 31),
+    )
+    record = compliance.save_record(
+        by=people["registry_admin"],
+        organisation=b["organisation"],
+        year=2022,
+        verified_emissions_t=1000,
+        allowance_t=1000,
+    )
+    b_account.refresh_from_db(fields=["organisation"])  # the emitter as it is now, on the list
+    offset = retirements.request_offset(b_account, by=b["admin"], year=2022, quantity=1)
+    return {"account": b_account, "transfer": transfer, "record": record, "offset": offset}
+
+
+def _account_pages_of_b(b: dict) -> dict:
+    """What B's account pages show only to B (offsets.account_views): a transfer to an organisation that
+    is none of the strangers, with a note, and a voluntary retirement with its certificate's PDF."""
+    from django.core.files.base import ContentFile
+
+    from offsets import ledger, retirements, transfers
+    from offsets.models import Certificate
+    from tests.factories import PDF, make_organisation
+
+    third = ledger.open_account(make_organisation())
+    transfer = transfers.request_transfer(
+        b["account"], by=b["admin"], to_number=third.number, quantity=1, note="Secret transfer note B."
+    )
+    retirement = retirements.retire_voluntarily(
+        b["account"],
+        by=b["admin"],
+        quantity=1,
+        beneficiary_kind="event",
+        beneficiary="B's event",
+        purpose="B",
+    )
+    Certificate.objects.get(retirement=retirement).file.save("retirement.pdf", ContentFile(PDF))
+    return {"transfer_out": transfer, "retirement": retirement}
+
+
 def _build_world() -> World:
     from offsets import documents, issuing
     from offsets.models import Announcement, Certificate, NoticeVersion
@@ -228,7 +289,10 @@ def _build_world() -> World:
     for certificate in Certificate.objects.all():
         documents.make_certificate(certificate.pk)
     household = make_organisation(kind="household", name="张伟", identifier=identity_number())
+    ledger = _ledger_of_b(people, a, b)
+    ledger |= _account_pages_of_b({**b, **ledger})
     b.update(
+        **ledger,
         objection=objection,
         certificate=Certificate.objects.get(issuance__declaration=b["registered"]),
         registered_phase=registered,
@@ -267,6 +331,7 @@ def _build_world() -> World:
         objection.phone: "the objector's telephone",
         objection.reasons: "the objection's reasons",
         "Secret objection answer B": "B's answer to the objection",
+        "Secret transfer note B": "the note of B's transfer",
     }
     return World(users=users, b=b, markers=markers)
 
@@ -397,6 +462,7 @@ def _targets(route: Route, world: World) -> list[dict[str, str]]:
             {"code": notice, "receipt": signing.dumps(b["objection"].pk, salt=OBJECTION_RECEIPT_SALT)}
         ],
         "offsets:project": [{"code": b["filed"].code}],
+        "registry:methodology": [{"code": b["filed"].methodology.code}],
         "offsets:open_data_file": [
             {"dataset": "projects", "fmt": "json"},
             {"dataset": "issuances", "fmt": "csv"},
@@ -407,6 +473,29 @@ def _targets(route: Route, world: World) -> list[dict[str, str]]:
         "offsets:office_phase_act": [{"code": notice, "action": "register"}],
         "offsets:rule": objection,
         "offsets:objection_attachment": objection,
+        "offsets:office_transfer": [{"reference": b["transfer"].reference}],
+        "offsets:office_transfer_decide": [{"reference": b["transfer"].reference, "decision": "confirm"}],
+        "offsets:office_offset": [{"reference": b["offset"].reference}],
+        "offsets:office_offset_decide": [{"reference": b["offset"].reference, "decision": "confirm"}],
+        "offsets:office_account": [{"number": b["account"].number}],
+        "offsets:office_account_cancel": [{"number": b["account"].number}],
+        "offsets:office_account_statement": [
+            {"number": b["account"].number, "fmt": "csv"},
+            {"number": b["account"].number, "fmt": "xlsx"},
+        ],
+        "offsets:office_policy": [{"year": "2022"}],
+        "offsets:office_record": [{"pk": b["record"].pk}],
+        "offsets:office_boundary": organisation,
+        "offsets:office_link_boundary": [{"pk": b["filed"].pk}],
+        "offsets:transfer": [{"reference": b["transfer_out"].reference}],
+        "offsets:transfer_cancel": [{"reference": b["transfer_out"].reference}],
+        "offsets:retirement": [
+            {"reference": b["retirement"].reference},
+            {"reference": b["offset"].reference},
+        ],
+        "offsets:offset_withdraw": [{"reference": b["offset"].reference}],
+        "offsets:retirement_certificate": [{"reference": b["retirement"].reference}],
+        "offsets:statement_export": [{"fmt": "csv"}, {"fmt": "xlsx"}],
         "admin:view_on_site": [
             {"content_type_id": ContentType.objects.get_for_model(b["filed"]).pk, "object_id": b["filed"].pk}
         ],

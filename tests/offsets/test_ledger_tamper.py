@@ -12,10 +12,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from offsets import issuing, ledger_checks
-from offsets.models import BlockStatus, Certificate, Issuance, SerialBlock
+from offsets.models import BlockStatus, Certificate, Issuance, Movement, SerialBlock
 from offsets.serials import format_serial
 from registry import audit
-from registry.models import Counter
+from registry.models import Counter, OrganisationStatus
 from tests.factories import make_organisation, registered_phase, reviewers
 
 pytestmark = pytest.mark.django_db
@@ -95,11 +95,30 @@ def test_a_block_marked_retired_under_an_invented_reference(registered):
     assert "Ledger violation: retirement:" in output and "does not record" in output
 
 
-def test_a_retirement_recorded_in_the_audit_trail_passes(registered):
+def test_a_retirement_made_by_the_service_passes(registered):
+    from offsets import retirements
+    from tests.factories import admin_of
+
+    account = registered[0].account
+    retirements.retire_voluntarily(
+        account,
+        by=admin_of(account.organisation),
+        quantity=3,
+        beneficiary_kind="event",
+        beneficiary="Expo",
+        purpose="Neutral",
+    )
+    call_command("verify_ledger")
+
+
+def test_a_block_retired_by_hand_with_a_forged_event_is_caught(registered):
+    """The audit event alone is not enough: the retirement record and the movement must agree."""
     block = SerialBlock.objects.get(issuance=registered[0])
     SerialBlock.objects.filter(pk=block.pk).update(status=BlockStatus.RETIRED, status_reference="R-1")
     audit.record(actor=None, action="credits.retired", subject=block, after={"reference": "R-1"})
-    call_command("verify_ledger")
+    output = ledger_violations()
+    assert "Ledger violation: movement:" in output and "retired movements 0" in output
+    assert "Ledger violation: retirement:" in output and "under R-1" in output
 
 
 def test_an_issuance_moved_to_another_account_with_its_block(registered):
@@ -115,7 +134,7 @@ def test_an_issuance_moved_to_another_account_with_its_block(registered):
 
 def test_an_account_handed_to_another_owner(registered):
     account = registered[0].account
-    account.organisation = make_organisation()
+    account.organisation = make_organisation(status=OrganisationStatus.PENDING)  # one without an account
     account.save()
     output = ledger_violations()
     assert f"Ledger violation: audit: {registered[0].serial}: owner is {account.organisation_id}" in output
@@ -159,6 +178,9 @@ def test_a_ledger_edit_hidden_by_rewriting_the_audit_trail_is_caught_by_a_kept_c
     other = issuing.account_of(make_organisation())
     Issuance.objects.filter(pk=issuance.pk).update(account=other)
     SerialBlock.objects.filter(issuance=issuance).update(account=other)
+    Movement.objects.filter(kind="issued", reference=issuance.serial).update(
+        account=other
+    )  # and its statement
     registration = AuditEvent.objects.get(action="credits.issued", subject_id=str(issuance.pk))
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -61,7 +61,7 @@ def test_live_blocks_leave_out_split_ones_whose_units_live_on_in_their_children(
             status=status,
         )
         for first, last, status in [
-            (parent.first_unit, middle - 1, BlockStatus.RESERVED),
+            (parent.first_unit, middle - 1, BlockStatus.HELD),
             (middle, parent.last_unit, BlockStatus.HELD),
         ]
     ]
