@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The embedded demo (ADR 0011): DEBUG off, so visitors see the portal's own error pages, yet plain HTTP on
+# 127.0.0.1, the development keys and the demo logins. `make run DJANGO_DEBUG=true` shows Django's debug pages.
+run: export DJANGO_DEBUG ?= false
+run: export DJANGO_EMBEDDED_DEMO ?= true
 run: $(STAMP)
 	@.ci/system-packages $(RUN_PACKAGES)
 	$(PY) manage.py migrate --noinput
@@ -64,3 +68,6 @@ bench-public: $(STAMP)
 
 bench-registration: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_reg REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.registration
+
+bench-retirements: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_ret REDIS_URL=redis://127.0.0.1:6379/12 $(PY) -m bench.retirements

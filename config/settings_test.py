@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 # The test run uses its own Redis database number; Redis-backed tests opt in through TEST_REDIS_URL.
 os.environ.pop("REDIS_URL", None)
+# Tests decide DEBUG themselves; the embedded demo's development keys would hide a refused one.
+os.environ.pop("DJANGO_EMBEDDED_DEMO", None)
 
 from .settings import *  # noqa: F403
 from .settings import DATABASES, env

@@ -67,8 +67,8 @@ def parse_private_key(text: str) -> Ed25519PrivateKey:
 def signing_key() -> Ed25519PrivateKey:
     if settings.CHECKPOINT_SIGNING_KEY.strip():
         return parse_private_key(settings.CHECKPOINT_SIGNING_KEY)
-    if settings.DEBUG:
-        # Development only: anyone who knows SECRET_KEY can sign with it. Refused with DEBUG off.
+    if settings.DEBUG or settings.EMBEDDED_DEMO:
+        # Development only: anyone who knows SECRET_KEY can sign with it. Refused in production.
         seed = hashlib.sha256(_DEV_KEY_CONTEXT + settings.SECRET_KEY.encode()).digest()
         return Ed25519PrivateKey.from_private_bytes(seed)
     raise ImproperlyConfigured("CHECKPOINT_SIGNING_KEY is not set: checkpoints cannot be signed.")

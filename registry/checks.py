@@ -26,12 +26,25 @@ def checkpoint_key_is_readable(app_configs, **kwargs):
 
 @register(Tags.security, deploy=True)
 def checkpoint_key_is_set(app_configs, **kwargs):
-    if settings.DEBUG or settings.CHECKPOINT_SIGNING_KEY.strip():
+    if settings.DEBUG or settings.EMBEDDED_DEMO or settings.CHECKPOINT_SIGNING_KEY.strip():
         return []
     return [
         Error(
             "CHECKPOINT_SIGNING_KEY is not set: the registry cannot sign the checkpoints it publishes.",
             hint="Base64 of 32 random bytes (docs/transparency.md); keep it out of the database.",
             id="registry.E002",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def not_the_embedded_demo(app_configs, **kwargs):
+    if not settings.EMBEDDED_DEMO:
+        return []
+    return [
+        Error(
+            "DJANGO_EMBEDDED_DEMO is on: plain HTTP, development keys and demo logins with known passwords.",
+            hint="It is for `make run` on one machine (ADR 0011); unset it on a server others reach.",
+            id="registry.E003",
         )
     ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry import transparency_views, views
+from registry import methodology_views, transparency_views, views
 
 app_name = "registry"
 
@@ -49,4 +49,7 @@ urlpatterns = [
     path("transparency/public-key.pem", transparency_views.public_key, name="public_key"),
     path("transparency/feed/", transparency_views.CheckpointFeed(), name="checkpoint_feed"),
     path("transparency/checkpoint_verifier.py", transparency_views.verifier, name="checkpoint_verifier"),
+    # The public methodology catalogue (registry.methodology_views)
+    path("methodologies/", methodology_views.methodology_list, name="methodologies"),
+    path("methodologies/<str:code>/", methodology_views.methodology_detail, name="methodology"),
 ]

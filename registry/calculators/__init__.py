@@ -24,6 +24,15 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Parameter:
+    """One symbol of a published formula: what it stands for and where its value comes from."""
+
+    symbol: str
+    meaning: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Calculation:
     activity_mwh: Decimal
     factor: Decimal
@@ -46,6 +55,36 @@ class ElectricityCalculator:
     key = ""
     entry_kind = MONTHLY
     activity_label = _("Electricity (MWh)")
+    activity_symbol = "E"
+
+    @property
+    def formula(self) -> str:
+        """The formula as the public catalogue shows it, in the symbols of parameters()."""
+        return f"ER = {self.activity_symbol} × EF"
+
+    def parameters(self) -> list[Parameter]:
+        if self.entry_kind == MONTHLY:
+            monitoring = _(
+                "One figure per calendar month of the monitoring period, from the meter or settlement records"
+            )
+        else:
+            monitoring = _("One figure for the whole monitoring period, from the monitoring report")
+        return [
+            Parameter(
+                "ER",
+                _("Emission reduction of the monitoring period (tCO2e), rounded down once to whole tonnes"),
+                _("Calculated by the registry from the figures below"),
+            ),
+            Parameter(self.activity_symbol, self.activity_label, monitoring),
+            Parameter(
+                "EF",
+                _("Grid emission factor (tCO2/MWh)"),
+                _(
+                    "Published by the Bureau for the vintage year and the methodology's scope; where none is "
+                    "published yet, the latest one published"
+                ),
+            ),
+        ]
 
     def calculate(self, entries: list[Decimal], factor: Decimal) -> Calculation:
         activity = sum(entries, Decimal(0))

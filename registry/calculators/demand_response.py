@@ -8,4 +8,5 @@ class DemandResponseCalculator(calculators.ElectricityCalculator):
 
     key = "demand_response"
     entry_kind = calculators.SINGLE
+    activity_symbol = "ΔE"
     activity_label = _("Verified load reduction (MWh)")

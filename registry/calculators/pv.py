@@ -8,4 +8,5 @@ class DistributedPVCalculator(calculators.ElectricityCalculator):
 
     key = "pv"
     entry_kind = calculators.MONTHLY
+    activity_symbol = "EG"
     activity_label = _("Electricity supplied or self-consumed, sum of the months (MWh)")

@@ -11,7 +11,10 @@ DEMO_MODULES = ["registry.demo", "projects.demo", "offsets.demo"]
 
 
 class Command(BaseCommand):
-    help = "Load the demo data (idempotent). Creates logins with a known password: refused with DEBUG off."
+    help = (
+        "Load the demo data (idempotent). Creates logins with a known password: refused with DEBUG off, "
+        "unless in the embedded demo (DJANGO_EMBEDDED_DEMO)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -19,9 +22,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, force: bool, **options):
-        if not settings.DEBUG and not force:
+        if not (settings.DEBUG or settings.EMBEDDED_DEMO or force):
             raise CommandError(
-                "seed_demo creates logins with a known password and is refused with DEBUG off. "
+                "seed_demo creates logins with a known password and is refused with DEBUG off "
+                "outside the embedded demo (DJANGO_EMBEDDED_DEMO). "
                 "Use --force only on a throw-away demonstration server."
             )
         for name in DEMO_MODULES:

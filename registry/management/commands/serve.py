@@ -16,6 +16,11 @@ class Command(BaseCommand):
         host, _, port = addrport.rpartition(":")
         self.stdout.write(self.style.SUCCESS(f"\nThe portal is at http://{host}:{port}/\n"))
         self.stdout.write(demo_logins_text())
+        mailer = settings.MAILERS["default"]
+        if mailer["BACKEND"] == "registry.mail.MailFolderBackend":
+            self.stdout.write(f"E-mail is kept in {mailer['OPTIONS']['file_path']}, one .eml file each.\n")
+        if not settings.DEBUG:
+            self.stdout.write("Error pages are the portal's; `make run DJANGO_DEBUG=true` shows Django's.\n")
         if settings.RUN_PERIODIC_IN_PROCESS:
             InProcessBeat(BEAT_SCHEDULE, app).start()
             self.stdout.write("Periodic jobs run in this process (no Celery beat needed).\n")
