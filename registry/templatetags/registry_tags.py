@@ -9,3 +9,14 @@ register = template.Library()
 def action_label(action: str) -> str:
     """The translated name of an audit action (registry/events.py); the name itself where it has none."""
     return events.label(action)
+
+
+@register.filter
+def tonnes(value) -> str:
+    """A quantity with its unit in the reader's language: 4,269 t, 4,269吨 (the glossary's 吨)."""
+    from django.contrib.humanize.templatetags.humanize import intcomma
+    from django.utils.translation import gettext
+
+    if value is None or value == "":
+        return ""
+    return gettext("%(quantity)s t") % {"quantity": intcomma(value)}
