@@ -346,6 +346,8 @@ SITE_URL = env("SITE_URL", "http://127.0.0.1:8000")
 CHECKPOINT_SIGNING_KEY = env("CHECKPOINT_SIGNING_KEY")
 # A signed checkpoint at least this often while history grows (and one after every registration).
 CHECKPOINT_INTERVAL_MINUTES = env_int("CHECKPOINT_INTERVAL_MINUTES", 60)
+# Retirements within this many seconds share one checkpoint (each registration gets its own).
+CHECKPOINT_AFTER_RETIREMENT_SECONDS = env_int("CHECKPOINT_AFTER_RETIREMENT_SECONDS", 5)
 
 LOGGING = {
     "version": 1,

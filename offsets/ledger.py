@@ -13,7 +13,7 @@ Taking a quantity without named blocks is first in, first out: the oldest vintag
 lowest unit. A block partly taken is closed as split and replaced by two live children covering it.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -31,6 +31,14 @@ from offsets.models import (
 from registry import audit
 from registry.models import Organisation
 from registry.services import TransitionRefused
+
+# A reference, or a function that takes one (from a gap-free counter) once the blocks are locked and cut:
+# the counter's row, shared by every account, is then held only for the end of the transaction.
+Reference = str | Callable[[], str]
+
+
+def _named(reference: Reference) -> str:
+    return reference() if callable(reference) else reference
 
 
 class LedgerRefused(TransitionRefused):
@@ -213,13 +221,14 @@ def reserve(
     account: Account,
     quantity: int,
     *,
-    reference: str,
+    reference: Reference,
     by,
     block_ids: Iterable[int] | None = None,
     eligible: Q | None = None,
 ) -> Movement:
     """Reserve `quantity` of the account's held credits for a pending transfer or offset."""
     blocks = _take(account, quantity, block_ids=block_ids, eligible=eligible)
+    reference = _named(reference)
     _set_status(blocks, BlockStatus.RESERVED, reference)
     movement = _movement(account, MovementKind.RESERVED, blocks, reference=reference, at=timezone.now())
     movement.save()
@@ -286,7 +295,7 @@ def move(from_account: Account, to_account: Account, *, reference: str, by) -> l
 def retire(
     account: Account,
     *,
-    reference: str,
+    reference: Reference,
     by,
     quantity: int | None = None,
     block_ids: Iterable[int] | None = None,
@@ -308,7 +317,7 @@ def retire(
 
 
 def cancel(
-    account: Account, quantity: int, *, reference: str, by, block_ids: Iterable[int] | None = None
+    account: Account, quantity: int, *, reference: Reference, by, block_ids: Iterable[int] | None = None
 ) -> Movement:
     """Cancel free credits to correct an error: the only way the ledger is corrected."""
     blocks = _take(account, quantity, block_ids=block_ids)
@@ -317,7 +326,8 @@ def cancel(
     )
 
 
-def _consume(account, blocks, status, kind, action, reference, by) -> Movement:
+def _consume(account, blocks, status, kind, action, reference: Reference, by) -> Movement:
+    reference = _named(reference)
     _set_status(blocks, status, reference)
     movement = _movement(account, kind, blocks, reference=reference, at=timezone.now())
     movement.save()

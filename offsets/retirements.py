@@ -12,6 +12,7 @@ Each retirement has its reference WHCER-R-<year>-<6 digits>, which is also its c
 the compliance record (offsets.ledger's order), so two offsets at once never pass the cap together.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -77,7 +78,9 @@ def _made(retirement: Retirement, movement, *, by) -> Retirement:
         comment=retirement.purpose or retirement.reasons,
     )
     notify_after_commit(event)
-    checkpoints.take_after_commit()  # the new totals, signed and published
+    checkpoints.take_after_commit(
+        within=settings.CHECKPOINT_AFTER_RETIREMENT_SECONDS
+    )  # the new totals, signed
     return retirement
 
 
@@ -99,8 +102,12 @@ def retire_voluntarily(
         raise TransitionRefused(_("Name the beneficiary and the purpose of the retirement."))
     _positive(quantity)
     ledger.lock_accounts(account)
+    # The reference is taken once the blocks are cut: the counter row is held only to the end.
+    movement = ledger.retire(
+        account, reference=lambda: new_reference("R"), by=by, quantity=quantity, block_ids=block_ids
+    )
     retirement = Retirement(
-        reference=new_reference("R"),
+        reference=movement.reference,
         kind=RetirementKind.VOLUNTARY,
         account=account,
         quantity=quantity,
@@ -111,9 +118,6 @@ def retire_voluntarily(
         decided_by=by,
         decided_at=timezone.now(),
         status=RetirementStatus.PENDING,
-    )
-    movement = ledger.retire(
-        account, reference=retirement.reference, by=by, quantity=quantity, block_ids=block_ids
     )
     return _made(retirement, movement, by=by)
 
@@ -148,20 +152,20 @@ def request_offset(
             _("Not enough eligible credits for %(year)s: %(available)s t free to use, %(asked)s t asked.")
             % {"year": year, "available": available, "asked": quantity},
         )
+    movement = ledger.reserve(
+        account, quantity, reference=lambda: new_reference("R"), by=by, block_ids=block_ids, eligible=eligible
+    )
     retirement = Retirement.objects.create(
-        reference=new_reference("R"),
+        reference=movement.reference,
         kind=RetirementKind.COMPLIANCE,
         account=account,
         quantity=quantity,
         compliance_year=year,
         status=RetirementStatus.PENDING,
         requested_by=by,
+        ranges=movement.ranges,
+        serials=movement.serials,
     )
-    movement = ledger.reserve(
-        account, quantity, reference=retirement.reference, by=by, block_ids=block_ids, eligible=eligible
-    )
-    retirement.ranges, retirement.serials = movement.ranges, movement.serials
-    retirement.save(update_fields=["ranges", "serials"])
     standing.record.offsets_pending_t += standing.allowance_of(quantity)
     standing.record.save(update_fields=["offsets_pending_t"])
     event = audit.record(
@@ -266,7 +270,9 @@ def confirm_offset(retirement: Retirement, *, by: User) -> Retirement:
         serials=movement.serials,
     )
     _certify(locked)
-    checkpoints.take_after_commit()  # the new totals, signed and published
+    checkpoints.take_after_commit(
+        within=settings.CHECKPOINT_AFTER_RETIREMENT_SECONDS
+    )  # the new totals, signed
     return locked
 
 
@@ -305,8 +311,11 @@ def cancel_credits(account: Account, *, by: User, quantity: int, reasons: str, b
         raise TransitionRefused(_("Give the reasons."))
     _positive(quantity)
     ledger.lock_accounts(account)
+    movement = ledger.cancel(
+        account, quantity, reference=lambda: new_reference("R"), by=by, block_ids=block_ids
+    )
     retirement = Retirement(
-        reference=new_reference("R"),
+        reference=movement.reference,
         kind=RetirementKind.CANCELLATION,
         account=account,
         quantity=quantity,
@@ -316,5 +325,4 @@ def cancel_credits(account: Account, *, by: User, quantity: int, reasons: str, b
         decided_at=timezone.now(),
         status=RetirementStatus.PENDING,
     )
-    movement = ledger.cancel(account, quantity, reference=retirement.reference, by=by, block_ids=block_ids)
     return _made(retirement, movement, by=by)

@@ -112,16 +112,18 @@ def request_transfer(
     if quantity is None or quantity < 1:
         raise TransitionRefused(_("The quantity must be at least 1 t."))
     ledger.lock_accounts(account, to_account)
-    reference = new_reference("T")
+    # The reference is taken once the blocks are cut: the counter row is held only to the end.
+    movement = ledger.reserve(
+        account, quantity, reference=lambda: new_reference("T"), by=by, block_ids=block_ids
+    )
     transfer = Transfer.objects.create(
-        reference=reference,
+        reference=movement.reference,
         from_account=account,
         to_account=to_account,
         quantity=quantity,
         note=note.strip(),
         requested_by=by,
     )
-    movement = ledger.reserve(account, quantity, reference=reference, by=by, block_ids=block_ids)
     event = audit.record(
         actor=by,
         action="transfer.requested",

@@ -116,7 +116,6 @@ def _event(*, actor, action, subject, before=None, after=None, comment="") -> Au
     )
 
 
-@transaction.atomic
 def record(
     *,
     actor,
@@ -141,7 +140,7 @@ def record(
     )[0]
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the caller's transaction: no savepoint to pay for
 def record_many(entries: list[dict]) -> list[AuditEvent]:
     """Append several events in one go: one lock of the chain's head, one INSERT. A long transaction
     (a phase's registration) calls it last, so the head, which every audited action in the portal

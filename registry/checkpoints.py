@@ -183,12 +183,24 @@ def take_if_due(*, now=None) -> Checkpoint | None:
     return take(now=now)
 
 
-def take_after_commit() -> None:
+SOON_KEY = "checkpoint:due-soon"
+
+
+def take_after_commit(*, within: int = 0) -> None:
     """After a registration or retirement: a checkpoint once the caller's transaction commits. `robust`:
-    a failure to sign is logged and never turns the committed action into an error page."""
+    a failure to sign is logged and never turns the committed action into an error page.
+
+    With `within` (seconds), many changes share one checkpoint taken within that time (retirements: one
+    signature per change would serialise them all on the chain's head). The periodic checkpoint still
+    covers anything a shared one missed at its edge."""
+    from django.core.cache import cache
+
     from registry import tasks
 
-    transaction.on_commit(tasks.take_checkpoint.delay, robust=True)
+    if not within:
+        transaction.on_commit(tasks.take_checkpoint.delay, robust=True)
+    elif cache.add(SOON_KEY, 1, timeout=within * 2):  # else one is already due and will cover this change
+        transaction.on_commit(lambda: tasks.take_checkpoint.apply_async(countdown=within), robust=True)
 
 
 # --- Checking the database against checkpoints ----------------------------------------------------

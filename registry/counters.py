@@ -9,7 +9,7 @@ from django.db import transaction
 from registry.models import Counter
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the caller's transaction: no savepoint to pay for
 def take(name: str, count: int = 1) -> int:
     """Reserve `count` consecutive numbers of the counter; return the first."""
     Counter.objects.get_or_create(name=name)

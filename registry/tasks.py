@@ -22,8 +22,11 @@ def notify(event_id: int) -> None:
 @shared_task
 def take_checkpoint() -> int | None:
     """After a registration or retirement: sign the chain's head and the ledger's totals. Idempotent."""
+    from django.core.cache import cache
+
     from registry import checkpoints
 
+    cache.delete(checkpoints.SOON_KEY)  # changes committed from now on ask for the next one
     checkpoint = checkpoints.take()
     return checkpoint.number if checkpoint else None
 
