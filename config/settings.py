@@ -65,10 +65,10 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_filters",
-    "axes",
+    "registry.apps.AxesConfig",  # axes, django_otp's plugins: under translated names (registry/apps.py)
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "registry.apps.TOTPConfig",
+    "registry.apps.StaticTokensConfig",
     "registry",
     "projects",
     "offsets",
@@ -322,6 +322,9 @@ else:
 # --- Forms, messages ----------------------------------------------------------------------------
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+# A list filter left empty filters nothing: its empty choice reads "All" (django-filter's is "---------").
+# A form's empty choice is set in registry.apps (Django's BLANK_CHOICE_LABEL).
+FILTERS_EMPTY_CHOICE_LABEL = _("All")
 MESSAGE_TAGS = {40: "danger"}
 
 # --- The registry's own settings -----------------------------------------------------------------

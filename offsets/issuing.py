@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from offsets import ledger
 from offsets.access import assembled
@@ -51,7 +51,7 @@ from registry.models import Organisation, User
 from registry.services import notify_after_commit
 from registry.transitions import Table, Transition, TransitionRefused, finish, lock, move, start
 from registry.uploads import check_upload, storage_name
-from registry.workdays import add_working_days
+from registry.workdays import add_working_days, years_without_calendar
 
 
 def _require(user, permission: str) -> None:
@@ -94,7 +94,7 @@ PHASES = Table(
         refusal=lambda phase: _("Declarations are added while the phase is being assembled."),
         notify=False,
         function="add_to_phase",
-        label=gettext_lazy("Add"),
+        label=pgettext_lazy("issuance phase", "Add"),
     ),
     Transition(
         "remove",
@@ -339,6 +339,23 @@ def notice_dates(published_on) -> tuple:
     return add_working_days(published_on, 1), add_working_days(published_on, days)
 
 
+def notice_calendar_gap(phase: IssuancePhase, today=None) -> dict | None:
+    """Where a phase's notice period runs into a year without an official working-day calendar (public
+    holidays unknown, so New Year's Day counts as a working day): its end date and those years, for the
+    warning on the phase screen. Before publication, the period it would have if published `today`."""
+    if phase.status in {PhaseStatus.DRAFTING, PhaseStatus.SUBMITTED, PhaseStatus.APPROVED}:
+        start = today or timezone.localdate()
+        end = notice_dates(start)[1]
+    elif phase.status in {PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED} and phase.notice_end:
+        start, end = phase.notice_start, phase.notice_end
+    else:
+        return None
+    years = years_without_calendar(start, end)
+    if not years:
+        return None
+    return {"end": end, "years": ", ".join(str(year) for year in years), "published": phase.is_public}
+
+
 def notice_deadline(phase: IssuancePhase) -> datetime:
     """Objections are accepted until 23:59:59 Asia/Shanghai on the end date."""
     return timezone.make_aware(
@@ -366,6 +383,7 @@ def _snapshot(phase: IssuancePhase) -> dict:
                 "project_code": project.code,
                 "project_title": project.title,
                 "owner": project.organisation.public_name,
+                "owner_en": project.organisation.public_name_en,
                 "methodology": project.methodology.code,
                 "period": [declaration.period_start.isoformat(), declaration.period_end.isoformat()],
                 "vintage": declaration.vintage,

@@ -125,6 +125,8 @@ class PhaseEntry(models.Model):
     objects = PhaseEntryQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("phase entry")
+        verbose_name_plural = _("phase entries")
         ordering = ["pk"]
         constraints = [
             models.UniqueConstraint(
@@ -152,6 +154,8 @@ class NoticeVersion(models.Model):
     pdf_sha256 = models.CharField(max_length=64, blank=True)
 
     class Meta:
+        verbose_name = _("notice version")
+        verbose_name_plural = _("notice versions")
         ordering = ["phase", "-version"]
         constraints = [models.UniqueConstraint(fields=["phase", "version"], name="notice_versions_unique")]
 

@@ -1,7 +1,9 @@
 """Who hears of phase, objection, issuance, transfer and retirement events."""
 
 from django.contrib.auth.models import Group
+from django.urls import reverse
 
+from offsets.models import RetirementKind
 from registry import notifications, roles
 from registry.models import AuditEvent, Membership
 
@@ -78,6 +80,28 @@ def retirement_recipients(event: AuditEvent) -> list[Recipient]:
     return _as_recipients(users)
 
 
+# --- Where each recipient acts ------------------------------------------------------------------------
+
+
+def objection_page(objection, user) -> str:
+    """The declarant answers on its declaration's page; the objector, who has no account, reads the notice."""
+    if user is None:
+        return objection.phase.get_absolute_url()
+    return f"{objection.declaration.get_absolute_url()}#objection-{objection.pk}"
+
+
+def objection_office_url(objection) -> str:
+    """A technical reviewer rules on the phase's screen, where the objection has its card."""
+    return f"{reverse('offsets:office_phase', args=[objection.phase.code])}#objection-{objection.pk}"
+
+
+def retirement_office_url(retirement) -> str:
+    """An offset to confirm on its own screen; any other retirement on its account's screen."""
+    if retirement.kind == RetirementKind.COMPLIANCE:
+        return reverse("offsets:office_offset", args=[retirement.reference])
+    return reverse("offsets:office_account", args=[retirement.account.number])
+
+
 def register() -> None:
     from offsets.documents import certificate_attachments
 
@@ -97,3 +121,17 @@ def register() -> None:
         "offsets.retirement",
     ):
         notifications.FALLBACK_TEMPLATES[subject_type] = "offsets/email/event.txt"
+    notifications.PAGES["offsets.objection"] = objection_page
+    # Registered credits are held, moved and retired from the holding account.
+    notifications.PAGES["offsets.issuance"] = lambda issuance, user: reverse("offsets:account")
+    notifications.OFFICE_URLS["offsets.issuancephase"] = lambda phase: reverse(
+        "offsets:office_phase", args=[phase.code]
+    )
+    notifications.OFFICE_URLS["offsets.objection"] = objection_office_url
+    notifications.OFFICE_URLS["offsets.issuance"] = lambda issuance: reverse(
+        "offsets:office_account", args=[issuance.account.number]
+    )
+    notifications.OFFICE_URLS["offsets.transfer"] = lambda transfer: reverse(
+        "offsets:office_transfer", args=[transfer.reference]
+    )
+    notifications.OFFICE_URLS["offsets.retirement"] = retirement_office_url

@@ -37,7 +37,7 @@ SHOWN = 50
 
 @dataclass
 class Holding:
-    """Part of the range as it stands now: who holds it (public name) and in which status. The account
+    """Part of the range as it stands now: who holds it (display name) and in which status. The account
     number keeps two holders of one masked name apart; the public page does not show it."""
 
     holder: str
@@ -108,7 +108,7 @@ def _read(result: Result, blocks, first: int | None = None, last: int | None = N
     result.holdings = sorted(
         (
             Holding(
-                holder=accounts[r["account"]].organisation.public_name,
+                holder=accounts[r["account"]].organisation.display_name,
                 account=accounts[r["account"]].number,
                 status=str(BlockStatus(r["status"]).label),
                 quantity=r["t"],

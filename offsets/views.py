@@ -311,6 +311,7 @@ def office_phase(request: HttpRequest, code: str) -> HttpResponse:
             "can_rule": access.may_rule_objections(user),  # the objectors' evidence
             "issuances": phase.issuances.select_related("project", "account__organisation"),
             "awaiting": phase.objections.filter(status="awaiting").exists(),
+            "calendar_gap": issuing.notice_calendar_gap(phase),
         },
     )
 

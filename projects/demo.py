@@ -5,11 +5,12 @@ Figures the article gives: the GEM PV project's 4,269 t and the phase's second d
 (7,609 t in all), vintage 2022. Everything else (meters, capacities, monthly MWh) is a demo value.
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 
 from projects import services, workflow
 from projects.models import Finding, Project
@@ -190,7 +191,7 @@ def seed_reference_data() -> dict[str, Methodology]:
 
 
 def _file_project(organisation, methodology, *, by, title, site, district, meters, capacity, docs=True):
-    """A project taken through the real review: submitted, accepted, forwarded and approved (filed)."""
+    """A draft project with its documents (the demo takes it through the review)."""
     project = services.create_project(
         organisation,
         by=by,
@@ -215,17 +216,6 @@ def _file_project(organisation, methodology, *, by, title, site, district, meter
     return project
 
 
-def _review_to_approval(case, *, verified_t=None) -> None:
-    workflow.accept(case, by=_user("intake"), note="Demo: complete.")
-    workflow.forward(
-        case,
-        by=_user("reviewer"),
-        recommendation="approve",
-        verified_t=verified_t,
-        note="Demo: eligible, data and calculation checked.",
-    )
-
-
 def _declare(project, *, by, months: list[str], verifier_user: User, submit: bool, start=None, end=None):
     start, end = start or date(2022, 1, 1), end or date(2022, 12, 31)
     declaration = services.create_declaration(
@@ -241,19 +231,42 @@ def _declare(project, *, by, months: list[str], verifier_user: User, submit: boo
     _upload(declaration, verifier_user, DocumentType.VERIFICATION_OPINION)
     if submit:
         workflow.submit(declaration, by=by)
+    declaration.refresh_from_db()
     return declaration
 
 
-@transaction.atomic
-def seed() -> None:
+def _months(start: date, end: date, value: str) -> list[str]:
+    from projects.spreadsheets import months_of
+
+    return [value] * len(months_of(start, end))
+
+
+def _forward(
+    case, *, verified_t=None, recommendation="approve", note="Demo: eligible, data and calculation checked."
+):
+    workflow.forward(
+        case, by=_user("reviewer"), recommendation=recommendation, verified_t=verified_t, note=note
+    )
+
+
+# --- The history: the article's two projects filed and their 2022 reductions approved, in the week after
+# the PV methodology took effect (30 November 2023), before phase 2023P01's notice of 7 December 2023.
+
+
+def seed_history(clock) -> None:
     methodologies = seed_reference_data()
     if Project.objects.filter(title__startswith="武汉格林美城市矿产循环产业园").exists():
         return
-    gem, second, farm = _org("91420117MA4K00001"), _org("91420100MA4K00002"), _org("93420116MA4K00004")
-    gem_declarant, second_admin = _user("gem.declarant"), _user("second.admin")
-    verifier, approver = _user("verifier"), _user("approver")
+    seed_article(clock, methodologies)
 
-    # The article's project: filed as WH-PV-0001, its 2022 declaration submitted.
+
+@transaction.atomic
+def seed_article(clock, methodologies) -> None:
+    gem, second = _org("91420117MA4K00001"), _org("91420100MA4K00002")
+    gem_declarant, second_admin = _user("gem.declarant"), _user("second.admin")
+    intake, approver, verifier = _user("intake"), _user("approver"), _user("verifier")
+
+    clock.set(datetime(2023, 11, 30, 9, 30))  # the morning the methodology takes effect
     article = _file_project(
         gem,
         methodologies["PV"],
@@ -265,11 +278,6 @@ def seed() -> None:
         capacity=Decimal("10000.0"),
     )
     workflow.submit(article, by=gem_declarant)
-    _review_to_approval(article)
-    workflow.approve(article, by=approver, note="Demo: filed.")
-    article.refresh_from_db()
-    article_2022 = _declare(article, by=gem_declarant, months=GEM_MONTHS, verifier_user=verifier, submit=True)
-
     # The phase's second project (the article names only its tonnes).
     other = _file_project(
         second,
@@ -282,57 +290,76 @@ def seed() -> None:
         capacity=Decimal("7000.0"),
     )
     workflow.submit(other, by=second_admin)
-    _review_to_approval(other)
-    workflow.approve(other, by=approver, note="Demo: filed.")
-    other.refresh_from_db()
-    other_2022 = _declare(other, by=second_admin, months=SECOND_MONTHS, verifier_user=verifier, submit=True)
+    clock.set(datetime(2023, 11, 30, 15, 0))
+    for project in (article, other):
+        workflow.accept(project, by=intake, note="Demo: complete.")
+    clock.set(datetime(2023, 12, 1, 10, 0))
+    for project in (article, other):
+        _forward(project)
+    clock.set(datetime(2023, 12, 1, 16, 0))
+    for project in (article, other):  # filed in this order: WH-PV-0001 and WH-PV-0002
+        workflow.approve(project, by=approver, note="Demo: filed.")
+        project.refresh_from_db()
 
-    # The article's two declarations, reviewed and approved: 4,269 t and 3,340 t.
-    for declaration in (article_2022, other_2022):
-        declaration.refresh_from_db()
-        _review_to_approval(declaration, verified_t=declaration.claimed_t)
+    # The article's two 2022 declarations: 4,269 t and 3,340 t.
+    clock.set(datetime(2023, 12, 4, 9, 0))
+    declarations = [
+        _declare(article, by=gem_declarant, months=GEM_MONTHS, verifier_user=verifier, submit=True),
+        _declare(other, by=second_admin, months=SECOND_MONTHS, verifier_user=verifier, submit=True),
+    ]
+    clock.set(datetime(2023, 12, 4, 14, 0))
+    for declaration in declarations:
+        workflow.accept(declaration, by=intake, note="Demo: complete.")
+    clock.set(datetime(2023, 12, 5, 10, 0))
+    for declaration in declarations:
+        _forward(declaration, verified_t=declaration.claimed_t)
+    clock.set(datetime(2023, 12, 5, 16, 0))
+    for declaration in declarations:
         workflow.approve(declaration, by=approver, note="Demo: verified quantity confirmed.")
 
-    # Drafts: a second rooftop of GEM with a document missing, and a manure project of the farm.
-    _file_project(
-        gem,
-        methodologies["PV"],
-        by=gem_declarant,
-        title="格林美新洲二期屋顶光伏项目 (demo)",
-        site="武汉市新洲区 (demo)",
-        district="xinzhou",
-        meters=[("PV-XZ-0003", Decimal("2500.0"))],
-        capacity=Decimal("2500.0"),
-        docs=False,
-    )
-    farm_admin = Membership.objects.get(organisation=farm, role=OrgRole.ADMIN).user
-    _file_project(
-        farm,
-        methodologies["MA"],
-        by=farm_admin,
-        title="黄陂生态养殖场粪污资源化利用项目 (demo)",
-        site="武汉市黄陂区 (demo)",
-        district="huangpi",
-        meters=[],
-        capacity=None,
-    )
-    seed_review_cases(methodologies, article=article, other=other)
+
+# --- The present: open cases in every review stage, in the weeks before today, so each queue and screen
+# has something to show; some overdue by their own dates. Their monitoring periods lie in the last two
+# years (VINTAGE and VINTAGE - 1); their factor falls back to the latest one published, and says so.
 
 
-def _months(start: date, end: date, value: str) -> list[str]:
-    from projects.spreadsheets import months_of
+def seed_present(clock) -> None:
+    methodologies = seed_reference_data()
+    if Project.objects.filter(title__startswith="江汉区第一中学").exists():
+        return
+    seed_review_cases(clock, methodologies)
 
-    return [value] * len(months_of(start, end))
 
-
-def seed_review_cases(methodologies, *, article, other) -> None:
-    """Open cases in every review stage, so each queue and screen has something to show; some overdue."""
-    school = _org("12420103MB0000006")
+@transaction.atomic
+def seed_review_cases(clock, methodologies) -> None:
+    school, farm, gem = _org("12420103MB0000006"), _org("93420116MA4K00004"), _org("91420117MA4K00001")
     school_admin = Membership.objects.get(organisation=school, role=OrgRole.ADMIN).user
+    farm_admin = Membership.objects.get(organisation=farm, role=OrgRole.ADMIN).user
     gem_declarant, second_admin = _user("gem.declarant"), _user("second.admin")
     verifier, reviewer, expert = _user("verifier"), _user("reviewer"), _user("expert")
     intake, approver = _user("intake"), _user("approver")
+    article, other = Project.objects.get(code="WH-PV-0001"), Project.objects.get(code="WH-PV-0002")
+    year = timezone.localtime(clock.real_now()).year - 1  # the last full year
+    h1, h2 = (date(year, 1, 1), date(year, 6, 30)), (date(year, 7, 1), date(year, 12, 31))
+    last_year, first_quarter = (
+        (date(year - 1, 1, 1), date(year - 1, 12, 31)),
+        (date(year - 1, 1, 1), date(year - 1, 3, 31)),
+    )
 
+    def declare(project, by, period, value="40.000"):
+        start, end = period
+        return _declare(
+            project,
+            by=by,
+            months=_months(start, end, value),
+            verifier_user=verifier,
+            submit=True,
+            start=start,
+            end=end,
+        )
+
+    # Two months ago: the school's rooftop filed (WH-PV-0003); GEM and the farm draft their next projects.
+    clock.days_ago(60, 10)
     school_project = _file_project(
         school,
         methodologies["PV"],
@@ -344,84 +371,142 @@ def seed_review_cases(methodologies, *, article, other) -> None:
         capacity=Decimal("350.0"),
     )
     workflow.submit(school_project, by=school_admin)
-    _review_to_approval(school_project)
+    rooftop = _file_project(
+        gem,
+        methodologies["PV"],
+        by=gem_declarant,
+        title="格林美新洲二期屋顶光伏项目 (demo)",
+        site="武汉市新洲区 (demo)",
+        district="xinzhou",
+        meters=[("PV-XZ-0003", Decimal("2500.0"))],
+        capacity=Decimal("2500.0"),
+        docs=False,  # a document missing: uploaded before it is submitted, below
+    )
+    farm_project = _file_project(
+        farm,
+        methodologies["MA"],
+        by=farm_admin,
+        title="黄陂生态养殖场粪污资源化利用项目 (demo)",
+        site="武汉市黄陂区 (demo)",
+        district="huangpi",
+        meters=[],
+        capacity=None,
+    )
+    clock.days_ago(59, 10)
+    workflow.accept(school_project, by=intake, note="Demo: complete.")
+    clock.days_ago(58, 10)
+    _forward(school_project)
+    clock.days_ago(57, 10)
     workflow.approve(school_project, by=approver, note="Demo: filed.")
     school_project.refresh_from_db()
 
-    def declare(project, by, start, end, value="40.000"):
-        return _declare(
-            project,
-            by=by,
-            months=_months(start, end, value),
-            verifier_user=verifier,
-            submit=True,
-            start=start,
-            end=end,
-        )
+    # GEM's first quarter of the year before: approved, waiting for a phase (2024P01-like, being assembled).
+    clock.days_ago(50, 9)
+    quarter = declare(article, gem_declarant, first_quarter, "300.000")
+    clock.days_ago(49, 10)
+    workflow.accept(quarter, by=intake)
+    clock.days_ago(45, 10)
+    _forward(quarter, verified_t=quarter.claimed_t)
+    clock.days_ago(44, 10)
+    workflow.approve(quarter, by=approver)
 
-    # Technical review, assigned to the reviewer (made overdue below).
-    technical = declare(article, gem_declarant, date(2023, 1, 1), date(2023, 6, 30), "610.000")
+    # Technical review, assigned to the reviewer: its 15 working days ran out about three weeks ago.
+    clock.days_ago(40, 9)
+    technical = declare(article, gem_declarant, h1, "610.000")
+    clock.days_ago(39, 10)
     workflow.accept(technical, by=intake)
     workflow.assign(technical, by=reviewer, assignee=reviewer)
+
+    # Rejected: the school's first half-year.
+    clock.days_ago(35, 9)
+    rejected = declare(school_project, school_admin, h1)
+    clock.days_ago(34, 10)
+    workflow.accept(rejected, by=intake)
+    clock.days_ago(30, 10)
+    _forward(
+        rejected,
+        verified_t=0,
+        recommendation="reject",
+        note="Demo: the meter was replaced mid-period without calibration records.",
+    )
+    clock.days_ago(28, 10)
+    workflow.reject(rejected, by=approver, note="Demo: the monitoring data cannot be verified.")
+
+    # Returned with two findings, one answered; withdrawn.
+    clock.days_ago(22, 9)
+    returned = declare(article, gem_declarant, h2, "590.000")
+    clock.days_ago(21, 10)
+    workflow.accept(returned, by=intake)
+    clock.days_ago(20, 9)
+    withdrawn = declare(other, second_admin, (date(year, 7, 1), date(year, 9, 30)))
+    clock.days_ago(19, 9)
+    workflow.withdraw(withdrawn, by=second_admin, note="Demo: to be declared with the full half-year.")
+    clock.days_ago(18, 10)
+    workflow.return_case(
+        returned,
+        by=reviewer,
+        findings=[
+            f"Demo: the settlement record for {year}-09 is missing a page.",
+            "Demo: explain the drop in November's generation.",
+        ],
+    )
+    clock.days_ago(16, 9)
+    first = Finding.objects.filter(declaration=returned).order_by("number").first()
+    workflow.answer_finding(first, by=gem_declarant, answer="Demo: the full record is uploaded again.")
+
     # Expert review: an opinion asked of the expert.
-    expert_case = declare(other, second_admin, date(2023, 1, 1), date(2023, 6, 30), "480.000")
+    expert_case = declare(other, second_admin, h1, "480.000")
+    clock.days_ago(15, 10)
     workflow.accept(expert_case, by=intake)
+
+    # The second GEM rooftop: submitted, returned at intake with a finding.
+    clock.days_ago(14, 9)
+    for doc_type in rooftop.methodology.project_documents:
+        _upload(rooftop, gem_declarant, doc_type)
+    workflow.submit(rooftop, by=gem_declarant)
+    clock.days_ago(13, 10)
+    workflow.return_case(rooftop, by=intake, findings=["Demo: the grid-connection acceptance is unsigned."])
+
+    # At intake since twelve days: its 5 working days have run out.
+    clock.days_ago(12, 9)
+    declare(school_project, school_admin, h2)
+
+    # Two declarations forwarded to approval: the school's year (the present's offsets demo approves it
+    # and puts it in the notice) and the second company's, which waits for the approver.
+    clock.days_ago(11, 9)
+    school_year = declare(school_project, school_admin, last_year, "30.000")
+    clock.days_ago(10, 10)
+    workflow.accept(school_year, by=intake)
+    clock.days_ago(9, 10)
     workflow.request_opinions(
         expert_case,
         by=reviewer,
         experts=[expert],
         question="Demo: is the self-consumption metering adequate?",
     )
-    # Approval: forwarded by the reviewer with a verified quantity a little under the claim.
-    approval = declare(school_project, school_admin, date(2022, 1, 1), date(2022, 12, 31), "30.000")
-    approval.refresh_from_db()
-    workflow.accept(approval, by=intake)
-    workflow.forward(
-        approval,
-        by=reviewer,
-        recommendation="approve",
-        verified_t=approval.claimed_t - 5,
+    clock.days_ago(9, 14)
+    awaiting = declare(other, second_admin, last_year, "450.000")
+    clock.days_ago(8, 10)
+    workflow.accept(awaiting, by=intake)
+    clock.days_ago(6, 10)
+    _forward(
+        school_year,
+        verified_t=school_year.claimed_t - 5,
         note="Demo: two months' settlement records round down.",
     )
-    # Returned with two findings, one answered.
-    returned = declare(article, gem_declarant, date(2023, 7, 1), date(2023, 12, 31), "590.000")
-    workflow.accept(returned, by=intake)
-    workflow.return_case(
-        returned,
-        by=reviewer,
-        findings=[
-            "Demo: the settlement record for 2023-09 is missing a page.",
-            "Demo: explain the drop in November's generation.",
-        ],
-    )
-    first = Finding.objects.filter(declaration=returned).order_by("number").first()
-    workflow.answer_finding(first, by=gem_declarant, answer="Demo: the full record is uploaded again.")
-    # Rejected, and withdrawn.
-    rejected = declare(school_project, school_admin, date(2023, 1, 1), date(2023, 6, 30))
-    workflow.accept(rejected, by=intake)
-    workflow.forward(
-        rejected,
-        by=reviewer,
-        recommendation="reject",
-        verified_t=0,
-        note="Demo: the meter was replaced mid-period without calibration records.",
-    )
-    workflow.reject(rejected, by=approver, note="Demo: the monitoring data cannot be verified.")
-    withdrawn = declare(other, second_admin, date(2023, 7, 1), date(2023, 9, 30))
-    workflow.withdraw(withdrawn, by=second_admin, note="Demo: to be declared with the full half-year.")
-    # At intake (made overdue below).
-    waiting = declare(school_project, school_admin, date(2023, 7, 1), date(2023, 12, 31))
 
-    # Projects: at intake (the farm's manure project) and returned with a finding (a second GEM rooftop).
-    farm_project = Project.objects.get(title__startswith="黄陂生态养殖场")
-    workflow.submit(farm_project, by=farm_project.created_by)
-    rooftop = Project.objects.get(title__startswith="格林美新洲二期")
-    for doc_type in rooftop.methodology.project_documents:
-        _upload(rooftop, gem_declarant, doc_type)
-    workflow.submit(rooftop, by=gem_declarant)
-    workflow.return_case(rooftop, by=intake, findings=["Demo: the grid-connection acceptance is unsigned."])
+    # The farm's manure project, at intake.
+    clock.days_ago(4, 10)
+    workflow.submit(farm_project, by=farm_admin)
 
-    # Demo only: two cases entered their stage long ago, so the overdue queue and the reminders have
-    # something to show. (A deadline is not a transition: no stage changes here.)
-    for case in (technical, waiting):
-        type(case).objects.filter(pk=case.pk).update(due_date=date(2023, 12, 1))
+    clock.days_ago(3, 10)
+    _forward(awaiting, verified_t=awaiting.claimed_t)
+
+
+def seed() -> None:
+    """The history and the present of this app's demo, for a caller that seeds one app at a time."""
+    from registry.demo import story_clock
+
+    with story_clock() as clock:
+        seed_history(clock)
+        seed_present(clock)

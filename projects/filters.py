@@ -7,6 +7,14 @@ from projects.models import REVIEW_STAGES, Stage
 from registry.models import District, Methodology, Organisation
 
 
+class OverdueWidget(django_filters.widgets.BooleanWidget):
+    """All cases, or the overdue ones only (django-filter's own choices read "Unknown", "Yes", "No")."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [("", _("All")), ("true", _("Yes"))]
+
+
 class CaseFilter(django_filters.FilterSet):
     """The filters of every office queue; the same for projects and declarations."""
 
@@ -30,7 +38,7 @@ class CaseFilter(django_filters.FilterSet):
         label=_("Submitted until"), field_name="submitted_at", lookup_expr="date__lte"
     )
     overdue = django_filters.BooleanFilter(
-        label=_("Overdue only"), method="only_overdue", widget=django_filters.widgets.BooleanWidget
+        label=_("Overdue only"), method="only_overdue", widget=OverdueWidget
     )
 
     def __init__(self, *args, project_path: str = "", **kwargs):

@@ -322,6 +322,8 @@ class MonitoringEntry(models.Model):
     value_mwh = models.DecimalField(_("MWh"), max_digits=12, decimal_places=3)
 
     class Meta:
+        verbose_name = _("monitoring entry")
+        verbose_name_plural = _("monitoring entries")
         ordering = ["month"]
         constraints = [
             models.UniqueConstraint(fields=["declaration", "month"], name="one_entry_per_month"),
@@ -515,6 +517,8 @@ class Reminder(CaseRecord):
     sent_on = models.DateField()
 
     class Meta:
+        verbose_name = _("reminder")
+        verbose_name_plural = _("reminders")
         constraints = [
             _one_case("reminder_belongs_to_exactly_one_case"),
             models.UniqueConstraint(

@@ -1,11 +1,12 @@
 """Who hears of a case's transitions: the applicant's members on every change of their case, the bureau
 group of the stage the case enters, and the case's assignee. Of an overdue reminder, only the bureau
-group of the case's stage and its assignee."""
+group of the case's stage and its assignee. Of a verification body named on a declaration, the body's
+members: they upload its verification report, which the applicant cannot."""
 
 from django.contrib.auth.models import Group
 
 from registry import notifications, roles
-from registry.models import AuditEvent, Membership
+from registry.models import AuditEvent, Membership, Organisation
 
 STAGE_GROUPS = {
     "intake": roles.INTAKE_OFFICER,
@@ -38,12 +39,30 @@ def case_recipients(event: AuditEvent) -> list[notifications.Recipient]:
     return [notifications.Recipient(u.email, u.language, u) for u in unique.values()]
 
 
+def verification_body_recipients(event: AuditEvent) -> list[notifications.Recipient]:
+    """The members of the body the event names (the one named then, even if another is named later)."""
+    body = Organisation.objects.filter(pk=(event.after or {}).get("verification_body")).first()
+    if body is None:
+        return []
+    users = {m.user.pk: m.user for m in Membership.objects.filter(organisation=body).select_related("user")}
+    return [notifications.Recipient(u.email, u.language, u) for u in users.values() if u.is_active]
+
+
+def declaration_recipients(event: AuditEvent) -> list[notifications.Recipient]:
+    if event.action == "declaration.verification_body_named":
+        return verification_body_recipients(event)
+    return case_recipients(event)
+
+
 def register() -> None:
     from projects import letters
     from projects.office_views import office_url
 
+    notifications.RESOLVERS["projects.project"] = case_recipients
+    notifications.RESOLVERS["projects.declaration"] = declaration_recipients
     for subject_type in ("projects.project", "projects.declaration"):
-        notifications.RESOLVERS[subject_type] = case_recipients
         notifications.FALLBACK_TEMPLATES[subject_type] = "projects/email/case_event.txt"
         notifications.PREPARERS[subject_type] = letters.attachments
         notifications.OFFICE_URLS[subject_type] = office_url
+    # A declaration names itself in the reader's language ("WH-PV-0001, 2022-01-01 to 2022-12-31").
+    notifications.SUBJECT_LABELS["projects.declaration"] = (str, ("project",))

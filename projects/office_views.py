@@ -156,7 +156,7 @@ def case_screen(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "recheck": recheck,
             "entries": case.entries.all() if case.is_declaration else [],
             "points": case.project.connection_points.all(),
-            "checklist": services.document_checklist(case),
+            "checklist": services.document_checklist(case, request.user),
             "findings": Finding.objects.filter(**record).select_related("raised_by", "answered_by"),
             "opinions": ExpertOpinion.objects.filter(**record).select_related("expert"),
             "conflicts": Conflict.objects.filter(**record).select_related("user"),

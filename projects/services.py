@@ -28,6 +28,7 @@ from projects.spreadsheets import months_of
 from registry import audit, calculators
 from registry.access import may_act_for, require
 from registry.models import (
+    VERIFICATION_DOCUMENTS,
     DocumentType,
     GridEmissionFactor,
     MethodologyStatus,
@@ -36,7 +37,7 @@ from registry.models import (
     OrganisationStatus,
     User,
 )
-from registry.services import TransitionRefused
+from registry.services import TransitionRefused, notify_after_commit
 from registry.uploads import check_upload, display_name, storage_name
 
 
@@ -210,21 +211,65 @@ def missing_documents(case) -> list[str]:
     return [d for d in required_documents(case) if d not in present]
 
 
-def document_checklist(case) -> list[dict]:
-    """Required types first, then any others: the latest version of each and the earlier ones (one query)."""
+def document_provider(case, doc_type: str) -> str:
+    """Who provides a document of the case: the verification body named on the declaration for its report
+    and opinion, else the applicant."""
+    if doc_type in VERIFICATION_DOCUMENTS:
+        body = case.verification_body if case.is_declaration else None
+        if body is None:
+            return _("The verification body (not named yet)")
+        return _("%(body)s (verification body)") % {"body": body}
+    return _("%(organisation)s (applicant)") % {"organisation": case.organisation}
+
+
+def document_next_step(case, doc_type: str, document: Document | None, user: User | None) -> str:
+    """What happens next about one document, said to the person reading the checklist; empty when nothing
+    is waiting."""
+    if user is not None and may_upload(user, case, doc_type):
+        if document is None:
+            return _("Upload it below.")
+        return _("Present. A new upload below becomes its next version.")
+    if document is not None:
+        return ""
+    if doc_type in VERIFICATION_DOCUMENTS:
+        if not case.is_declaration:
+            return ""
+        body = case.verification_body
+        if body is None:
+            return _(
+                "No verification body is named on this declaration yet: once the applicant names one, it "
+                "is told and uploads this document."
+            )
+        return _(
+            "%(body)s, the verification body named on this declaration, uploads it here; it is told in its "
+            "inbox and by e-mail when it is named."
+        ) % {"body": body}
+    if case.is_editable:
+        return _("The applicant's administrator or a declarant uploads it.")
+    return ""
+
+
+def document_checklist(case, user: User | None = None) -> list[dict]:
+    """Required types first, then any others: the latest version of each and the earlier ones (one query),
+    who provides each, and what happens next, said to `user`."""
     versions: dict[str, list] = {}
     for document in case.documents.order_by("doc_type", "-version"):
         versions.setdefault(document.doc_type, []).append(document)
     required = required_documents(case)
-    return [
-        {
-            "type": DocumentType(t),
-            "required": t in required,
-            "document": versions.get(t, [None])[0],
-            "versions": versions.get(t, []),
-        }
-        for t in [*required, *(t for t in versions if t not in required)]
-    ]
+    checklist = []
+    for t in [*required, *(t for t in versions if t not in required)]:
+        document = versions.get(t, [None])[0]
+        checklist.append(
+            {
+                "type": DocumentType(t),
+                "required": t in required,
+                "document": document,
+                "versions": versions.get(t, []),
+                "provider": document_provider(case, t),
+                "next": document_next_step(case, t, document, user),
+            }
+        )
+    return checklist
 
 
 @transaction.atomic
@@ -334,7 +379,21 @@ def create_declaration(
         subject=declaration,
         after={"period": [period_start.isoformat(), period_end.isoformat()]},
     )
+    if verification_body is not None:
+        _name_verification_body(declaration, verification_body, by=by)
     return declaration
+
+
+def _name_verification_body(declaration: Declaration, body: Organisation, *, by: User) -> None:
+    """Record that the body is named on the declaration; its members hear of it after commit (inbox and
+    e-mail), since they upload the verification report and the applicant cannot."""
+    event = audit.record(
+        actor=by,
+        action="declaration.verification_body_named",
+        subject=declaration,
+        after={"verification_body": body.pk, "name": body.name},
+    )
+    notify_after_commit(event)
 
 
 @transaction.atomic
@@ -350,6 +409,7 @@ def update_declaration(
         raise ValidationError(problems)
     _check_verification_body(verification_body, locked.project.organisation)
     period_changed = (locked.period_start, locked.period_end) != (period_start, period_end)
+    body_named = verification_body is not None and verification_body.pk != locked.verification_body_id
     locked.period_start, locked.period_end, locked.verification_body = (
         period_start,
         period_end,
@@ -368,6 +428,8 @@ def update_declaration(
         subject=locked,
         after={"period": [period_start.isoformat(), period_end.isoformat()]},
     )
+    if body_named:
+        _name_verification_body(locked, verification_body, by=by)
     return locked
 
 
@@ -488,8 +550,24 @@ def submission_problems(case) -> list[str]:
     else:
         problems += _declaration_problems(case)
     for doc_type in missing_documents(case):
-        problems.append(_("The document “%(type)s” is missing.") % {"type": DocumentType(doc_type).label})
+        problems.append(_missing_document_problem(case, doc_type))
     return problems
+
+
+def _missing_document_problem(case, doc_type: str) -> str:
+    """A missing document, saying who provides it where the applicant cannot."""
+    label = DocumentType(doc_type).label
+    if doc_type not in VERIFICATION_DOCUMENTS or not case.is_declaration:
+        return _("The document “%(type)s” is missing.") % {"type": label}
+    if case.verification_body_id is None:
+        return _(
+            "The document “%(type)s” is missing: the verification body you name on this declaration uploads "
+            "it."
+        ) % {"type": label}
+    return _(
+        "The document “%(type)s” is missing: %(body)s, the verification body named on this declaration, "
+        "uploads it."
+    ) % {"type": label, "body": case.verification_body}
 
 
 def _declaration_problems(declaration: Declaration) -> list[str]:

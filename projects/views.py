@@ -147,7 +147,7 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "project": project,
             "points": project.connection_points.all(),
-            "checklist": services.document_checklist(project),
+            "checklist": services.document_checklist(project, request.user),
             "problems": services.submission_problems(project) if project.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "declarations": project.declarations.all(),
@@ -293,7 +293,7 @@ def _declaration_page(request, declaration: Declaration, *, data_form=None, shee
             "monthly": (c := services.calculator_of(declaration)) is not None
             and c.entry_kind == calculators.MONTHLY,
             "no_factor": c is not None and declaration.factor_value is None and declaration.entries.exists(),
-            "checklist": services.document_checklist(declaration),
+            "checklist": services.document_checklist(declaration, request.user),
             "problems": services.submission_problems(declaration) if declaration.is_editable else [],
             "document_form": DocumentForm(types=types) if types else None,
             "can_act": access.may_act_on(request.user, declaration),

@@ -1,10 +1,13 @@
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from registry import audit, mfa
+from registry import audit, mfa, roles
+from registry.admin_words import permission_label
 from registry.models import (
     AuditEvent,
     CalendarDay,
@@ -37,6 +40,14 @@ class UserAdmin(DjangoUserAdmin):
     ]
 
     actions = ["reset_mfa"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "groups":
+            field.label_from_instance = role_label
+        elif db_field.name == "user_permissions":
+            field.label_from_instance = permission_label
+        return field
 
     @admin.action(
         description=_("Reset two-factor login (they set it up again at their next login)"),
@@ -78,6 +89,31 @@ class UserAdmin(DjangoUserAdmin):
             "superuser": user.is_superuser,
             "active": user.is_active,
         }
+
+
+def role_label(group: Group) -> str:
+    """A bureau role by its translated name (registry.roles), not the group's key (intake_officer)."""
+    return str(roles.LABELS.get(group.name, group.name))
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Django's, with the roles and permissions named in the reader's language."""
+
+    list_display = ["name", "role"]
+
+    @admin.display(description=_("Role"))
+    def role(self, group: Group) -> str:
+        return role_label(group)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name == "permissions":
+            field.label_from_instance = permission_label
+        return field
 
 
 @admin.register(Heartbeat)

@@ -5,6 +5,7 @@ from functools import update_wrapper
 from django.contrib import admin
 from django.contrib.admin.options import TO_FIELD_VAR
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from registry.params import BadInput
 
@@ -12,6 +13,10 @@ from registry.params import BadInput
 class RegistryAdminSite(admin.AdminSite):
     """Every admin view first refuses an empty `_to_field` (the related-object popups' parameter) with a
     400: Django's admin skips its check of an empty name and then looks it up as a field, a 500."""
+
+    # The registry's name, not Django's ("Django 管理"), on every admin page.
+    site_header = gettext_lazy("Carbon Inclusion Registry administration")
+    site_title = gettext_lazy("Carbon Inclusion Registry")
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

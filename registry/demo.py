@@ -3,12 +3,21 @@
 Each builder is idempotent (looked up by natural keys), so running the command twice changes nothing.
 Identifiers are valid by their check characters but invented: they are demo values, as are contacts
 and addresses the article does not give.
+
+Dates follow the story. Each app's demo has a history, on the article's dates (organisations verified in
+November 2023, the PV projects filed once their methodology took effect on 30 November 2023, phase
+2023P01 registered on 18 December 2023, the credits used after), and a present, in the weeks before
+today (the open cases, a phase in notice). The services write them through a StoryClock, which sets the
+time they read; seed_demo runs every history, then every present, so time only moves forward.
 """
 
 from base64 import b32decode
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from registry import roles, services
@@ -145,6 +154,47 @@ ENTERPRISE = [
 ]
 
 
+class StoryClock:
+    """The time the demo's story is at. While it runs (story_clock), django.utils.timezone.now, and so
+    every timestamp, audit event, reference number and deadline the services write, reads this clock: it
+    stands at the moment last set and moves on with the real time from there, so events keep their order."""
+
+    def __init__(self, real_now):
+        self.real_now = real_now
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self.real_now() + self.offset
+
+    def set(self, moment: datetime) -> None:
+        """Move the story to `moment` (naive: Beijing time)."""
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        self.offset = moment - self.real_now()
+
+    def days_ago(self, days: int, hour: int = 9, minute: int = 0) -> None:
+        """Move the story to `days` before the real today, at hour:minute Beijing time."""
+        day = timezone.localtime(self.real_now()).date() - timedelta(days=days)
+        self.set(datetime(day.year, day.month, day.day, hour, minute))
+
+    def today(self) -> None:
+        """Back to the real time."""
+        self.offset = timedelta(0)
+
+
+@contextmanager
+def story_clock():
+    """A StoryClock for the services to read for the time being; the real clock again afterwards."""
+    before = timezone.now
+    outer = getattr(before, "__self__", None)  # already in a story (seed_demo's): the same real clock
+    clock = StoryClock(outer.real_now if isinstance(outer, StoryClock) else before)
+    timezone.now = clock.now
+    try:
+        yield clock
+    finally:
+        timezone.now = before
+
+
 def demo_logins() -> list[tuple[str, str]]:
     wanted = [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, what in BUREAU]
     wanted += [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, _, what in ENTERPRISE]
@@ -154,7 +204,9 @@ def demo_logins() -> list[tuple[str, str]]:
 
 def _user(local: str, name: str, **fields) -> User:
     user, created = User.objects.get_or_create(
-        email=f"{local}@{DEMO_DOMAIN}", defaults={"full_name": name, **fields}
+        # date_joined's default is the real clock's (Django took timezone.now itself): the story's here.
+        email=f"{local}@{DEMO_DOMAIN}",
+        defaults={"full_name": name, "date_joined": timezone.now(), **fields},
     )
     if created:
         user.set_password(DEMO_PASSWORD)
@@ -166,8 +218,17 @@ def _identifier(kind: str, first17: str) -> str:
     return make_identity_number(first17) if kind == OrganisationKind.HOUSEHOLD else make_credit_code(first17)
 
 
+# Where the demo's people come in: the bureau's logins and the applicants verified in November 2023, two
+# weeks before the PV methodology took effect; the organisation awaiting verification signed up lately.
+HISTORY_STARTS = datetime(2023, 11, 13, 9, 0)
+VERIFIED_ON = datetime(2023, 11, 15, 10, 0)
+MEMBERS_JOINED_ON = datetime(2023, 11, 16, 9, 30)
+NEWCOMER_DAYS_AGO = 62
+
+
 @transaction.atomic
-def seed_people() -> dict[str, Organisation]:
+def seed_people(clock: StoryClock, *, statuses=(OrganisationStatus.VERIFIED,)) -> dict[str, Organisation]:
+    """The bureau's logins, and the organisations of the given statuses with their members."""
     for local, name, role_names, _ in BUREAU:
         user = _user(local, name, is_staff=True, is_superuser=(local == "admin"))
         user.groups.add(*Group.objects.filter(name__in=role_names))
@@ -178,6 +239,8 @@ def seed_people() -> dict[str, Organisation]:
 
     organisations = {}
     for key, kind, name, name_en, first17, district, covered, status in ORGANISATIONS:
+        if status not in statuses:
+            continue
         identifier = _identifier(kind, first17)
         organisation = Organisation.objects.filter(identifier=identifier).first()
         if organisation is None:
@@ -210,13 +273,17 @@ def seed_people() -> dict[str, Organisation]:
                 language="zh-hans",
             )
             services.confirm_email(admin)
-            if status == OrganisationStatus.VERIFIED:
-                services.verify_organisation(organisation, by=registrar, note="Demo: documents complete.")
         organisations[key] = organisation
+    if OrganisationStatus.VERIFIED in statuses:
+        clock.set(VERIFIED_ON)
+        for organisation in organisations.values():
+            if organisation.status == OrganisationStatus.PENDING:
+                services.verify_organisation(organisation, by=registrar, note="Demo: documents complete.")
+        clock.set(MEMBERS_JOINED_ON)
 
     for local, name, key, role, _ in ENTERPRISE:
         email = f"{local}@{DEMO_DOMAIN}"
-        if Membership.objects.filter(user__email=email).exists():
+        if key not in organisations or Membership.objects.filter(user__email=email).exists():
             continue
         admin = Membership.objects.get(organisation=organisations[key], role=OrgRole.ADMIN).user
         invitation = services.invite_member(organisations[key], by=admin, email=email, role=role)
@@ -224,5 +291,18 @@ def seed_people() -> dict[str, Organisation]:
     return organisations
 
 
+def seed_history(clock: StoryClock) -> None:
+    clock.set(HISTORY_STARTS)
+    seed_people(clock)
+
+
+def seed_present(clock: StoryClock) -> None:
+    clock.days_ago(NEWCOMER_DAYS_AGO, hour=15)
+    seed_people(clock, statuses=(OrganisationStatus.PENDING,))
+
+
 def seed() -> None:
-    seed_people()
+    """The history and the present of this app's demo, for a caller that seeds one app at a time."""
+    with story_clock() as clock:
+        seed_history(clock)
+        seed_present(clock)

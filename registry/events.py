@@ -51,6 +51,7 @@ LABELS = MappingProxyType(
         "declaration.created": _("Declaration drafted"),
         "declaration.updated": _("Declaration period changed"),
         "declaration.data_saved": _("Monitoring data saved"),
+        "declaration.verification_body_named": _("Verification body named"),
         "document.uploaded": _("Document uploaded"),
         # projects: the staged review of projects and declarations (projects/workflow.py, reminders.py)
         "case.submitted": _("Submitted"),

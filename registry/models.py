@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Language(models.TextChoices):
@@ -38,7 +39,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     """A person who logs in: enterprise members and bureau staff alike. Logs in with the e-mail address."""
 
     email = models.EmailField(_("e-mail address"), unique=True)
-    full_name = models.CharField(_("name"), max_length=100)
+    full_name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     language = models.CharField(
         _("preferred language"), max_length=10, choices=Language, default=Language.ZH_HANS
     )
@@ -85,6 +86,7 @@ class Heartbeat(models.Model):
 
     class Meta:
         verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
@@ -194,12 +196,39 @@ class Organisation(models.Model):
 
     @property
     def public_name(self) -> str:
-        """The name as public pages show it: a person's name is masked (张*)."""
+        """The Chinese name as published records keep it (notice snapshots, open data): a person's name
+        is masked (张*). Pages show display_name."""
         return mask_person_name(self.name) if self.is_person else self.name
+
+    @property
+    def public_name_en(self) -> str:
+        """The English name as published records keep it; "" where there is none, and for a person, whose
+        masked Chinese name is the one published (张*)."""
+        return "" if self.is_person else self.name_en
+
+    @property
+    def localized_name(self) -> str:
+        """The legal name in the reader's language: the English one for an English reader where there is
+        one. For the organisation's own people and the bureau (e-mails, inbox); public pages use
+        display_name."""
+        return in_reader_language(self.name, self.name_en)
+
+    @property
+    def display_name(self) -> str:
+        """The name as public pages show it, in the reader's language where it has an English name; a
+        person's is the masked Chinese name (张*) in either language."""
+        return in_reader_language(self.public_name, self.public_name_en)
 
     @property
     def can_submit(self) -> bool:
         return self.status == OrganisationStatus.VERIFIED
+
+
+def in_reader_language(chinese: str, english: str) -> str:
+    """The English value for an English reader where there is one, else the Chinese."""
+    from django.utils.translation import get_language
+
+    return english if english and (get_language() or "").startswith("en") else chinese
 
 
 def mask_person_name(name: str) -> str:
@@ -307,6 +336,8 @@ class AuditChainHead(models.Model):
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
     class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
         constraints = [models.CheckConstraint(name="audit_head_is_single_row", condition=models.Q(id=1))]
 
     def __str__(self) -> str:
@@ -521,6 +552,8 @@ class Counter(models.Model):
     value = models.BigIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("counter")
+        verbose_name_plural = _("counters")
         constraints = [models.CheckConstraint(name="counter_not_negative", condition=models.Q(value__gte=0))]
 
     def __str__(self) -> str:

@@ -43,6 +43,9 @@ FALLBACK_TEMPLATES: dict = {}
 PREPARERS: dict = {}
 # ... and where bureau staff look at the subject: {subject_type: url(subject)}.
 OFFICE_URLS: dict = {}
+# ... and where everyone else acts on a subject whose own page (get_absolute_url) is not that place, or that
+# has none: {subject_type: url(subject, user)}; `user` is None for a recipient without an account.
+PAGES: dict = {}
 
 
 def recipients_of(event: AuditEvent) -> list[Recipient]:
@@ -158,13 +161,66 @@ def deliver(event_id: int) -> int:
 
 
 def _page_of(event: AuditEvent, subject, user: User | None) -> str:
-    """The office's screen of the subject for bureau staff, else the subject's own page."""
+    """Where the recipient acts on the subject: the office's screen of it for bureau staff, else the page
+    its app names for it, else its own page; failing all, the recipient's portal or back office."""
+    fallback = reverse("registry:dashboard") if user is not None else "/"
     if subject is None:
-        return "/"
+        return fallback
     office_url = OFFICE_URLS.get(event.subject_type)
     if user is not None and user.is_bureau and office_url:
         return office_url(subject)
-    return subject.get_absolute_url() if hasattr(subject, "get_absolute_url") else "/"
+    page = PAGES.get(event.subject_type)
+    if page is not None:
+        return page(subject, user)
+    return subject.get_absolute_url() if hasattr(subject, "get_absolute_url") else fallback
+
+
+# The registry's own subjects. Events about an organisation reach its administrators (the bureau acts on it
+# in the office); about a membership, the member; about a user, that user.
+PAGES["registry.organisation"] = lambda organisation, user: reverse("registry:organisation")
+PAGES["registry.membership"] = lambda membership, user: reverse("registry:members")
+PAGES["registry.user"] = lambda subject, user: reverse("registry:dashboard") if user is not None else "/"
+OFFICE_URLS["registry.organisation"] = lambda organisation: reverse(
+    "registry:office_organisation", args=[organisation.pk]
+)
+
+
+# ... and how the inbox names a subject whose recorded name (subject_repr, frozen with the event in the
+# language it was recorded in) has a form in the reader's language: {subject_type: (label(subject), the
+# relations the label reads)}.
+SUBJECT_LABELS: dict = {
+    "registry.organisation": (lambda organisation: organisation.localized_name, ()),
+    "registry.membership": (
+        lambda membership: " · ".join(
+            [str(membership.user), membership.organisation.localized_name, str(membership.get_role_display())]
+        ),
+        ("user", "organisation"),
+    ),
+}
+
+
+def subject_labels(events) -> dict[int, str]:
+    """{event id: its subject named in the reader's language} where it can be (an organisation's English
+    name for an English reader); otherwise, or once the subject is gone, as the event recorded it. One
+    query per kind of subject."""
+    from django.apps import apps
+
+    labels = {event.pk: event.subject_repr for event in events}
+    by_type: dict[str, list] = {}
+    for event in events:
+        if event.subject_type in SUBJECT_LABELS:
+            by_type.setdefault(event.subject_type, []).append(event)
+    for subject_type, typed in by_type.items():
+        label, related = SUBJECT_LABELS[subject_type]
+        model = apps.get_model(subject_type)
+        pk = model._meta.pk
+        queryset = model.objects.select_related(*related) if related else model.objects.all()
+        subjects = queryset.in_bulk({pk.to_python(e.subject_id) for e in typed})
+        for event in typed:
+            subject = subjects.get(pk.to_python(event.subject_id))
+            if subject is not None:
+                labels[event.pk] = label(subject)
+    return labels
 
 
 def link_for(delivery: Delivery) -> str:

@@ -1,4 +1,4 @@
-"""The bureau's roles: Django groups with permissions. The groups are created by data migrations."""
+"""The bureau's roles: Django groups with permissions, created and kept in force after every migrate."""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -24,9 +24,9 @@ def roles_of(user) -> list[str]:
     return [str(LABELS[role]) for role in BUREAU_ROLES if role in held]
 
 
-# What each role may do, as "app_label.codename". The data migration created the groups; this table is
-# kept in force after every migrate (and after the test runner's flush) by sync_role_permissions, so a
-# later app only adds its permissions here.
+# What each role may do, as "app_label.codename". sync_role_permissions creates the groups and keeps this
+# table in force after every migrate (and after the test runner's flush), so a later app only adds its
+# permissions here. No data migration is needed (ADR 0012).
 _EVERY_ROLE = ["registry.view_audit_log", "registry.view_organisation", "projects.review_case"]
 _REFERENCE_DATA = [
     f"registry.{verb}_{model}"

@@ -317,8 +317,17 @@ def member_hand_over(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
-    entries = access.deliveries_visible_to(request.user).select_related("event").order_by("-event__seq")[:100]
-    return render(request, "registry/inbox.html", {"entries": entries})
+    entries = list(
+        access.deliveries_visible_to(request.user).select_related("event").order_by("-event__seq")[:100]
+    )
+    # What each entry is about, in the reader's language (an organisation's English name, a declaration's
+    # period in English), not as it was recorded.
+    labels = notifications.subject_labels([entry.event for entry in entries])
+    for entry in entries:
+        entry.subject_label = labels[entry.event_id]
+    # In the face the reader works in: the back office's menu for bureau staff, the portal's for the others.
+    layout = "layouts/office.html" if request.user.is_bureau else "layouts/portal.html"
+    return render(request, "registry/inbox.html", {"entries": entries, "layout": layout})
 
 
 @login_required

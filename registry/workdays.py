@@ -1,7 +1,9 @@
 """The Chinese working-day calendar: public holidays and the weekend makeup working days (调休).
 
 Known years come from the chinese-calendar library; the registry administrator's CalendarDay rows
-override it (for years it does not know yet, or a correction). Outside both, Monday to Friday work.
+override it (for years it does not know yet, or a correction). Outside both, Monday to Friday work:
+a deadline counted in such a year ignores its holidays, so years_without_calendar names those years
+for the screens that warn the bureau (a year counts as covered once it has any CalendarDay row).
 """
 
 from datetime import date, timedelta
@@ -20,6 +22,28 @@ def _library_says(day: date) -> bool:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:  # a year the library has no data for
         return day.weekday() < 5
+
+
+def library_knows(year: int) -> bool:
+    """Does the chinese-calendar library have the official holidays of this year?"""
+    try:
+        chinese_calendar.is_workday(date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def years_without_calendar(start: date, end: date) -> list[int]:
+    """The years of [start, end] with no official calendar: the library does not know them and the
+    registry administrator has entered no calendar day for them. Deadlines counted in them take every
+    weekday as a working day, New Year's Day and the Spring Festival included."""
+    unknown = [year for year in range(start.year, end.year + 1) if not library_knows(year)]
+    if not unknown:
+        return []
+    entered = set(
+        CalendarDay.objects.filter(date__year__in=unknown).values_list("date__year", flat=True).distinct()
+    )
+    return [year for year in unknown if year not in entered]
 
 
 def is_working_day(day: date) -> bool:

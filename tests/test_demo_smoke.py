@@ -4,6 +4,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings
@@ -39,6 +40,78 @@ def test_migrate_and_seed_demo_on_sqlite(tmp_path):
     manage("seed_demo")  # idempotent: a second run changes nothing
     assert _counts(db) == counts_first
     assert counts_first["registry_user"] >= 1
+    with sqlite3.connect(db) as conn:
+        _dates_follow_the_story(conn)
+        _a_case_in_every_review_stage(conn)
+
+
+def _dates_follow_the_story(conn) -> None:
+    """Time only moves forward through the demo, and each case's dates agree with each other."""
+    # SQLite keeps datetimes as UTC text, which sorts as time does.
+    times = [at for (at,) in conn.execute("SELECT created_at FROM registry_auditevent ORDER BY seq")]
+    assert times == sorted(times), "an audit event is older than the one before it"
+    assert times[-1][:10] <= datetime.now(UTC).date().isoformat()
+
+    # Projects are filed after their organisation was verified and once their methodology is in force,
+    # and before any of their declarations is submitted.
+    rows = conn.execute(
+        """SELECT p.code, p.submitted_at, p.filed_at, o.verified_at, m.effective_date
+           FROM projects_project p JOIN registry_organisation o ON o.id = p.organisation_id
+           JOIN registry_methodology m ON m.id = p.methodology_id WHERE p.filed_at IS NOT NULL"""
+    ).fetchall()
+    assert rows
+    for code, submitted, filed, verified, effective in rows:
+        assert verified < submitted < filed, code
+        assert filed[:10] >= effective, code
+        first_declared = conn.execute(
+            "SELECT MIN(d.submitted_at) FROM projects_declaration d JOIN projects_project p "
+            "ON p.id = d.project_id WHERE p.code = ?",
+            [code],
+        ).fetchone()[0]
+        assert first_declared is None or filed < first_declared, code
+
+    # A case is due after it was submitted (never "submitted today, due in 2023"), decided after it was
+    # submitted, and a declaration's monitoring period is over before it is submitted.
+    for table in ("projects_project", "projects_declaration"):
+        for pk, submitted, due, decided in conn.execute(
+            f"SELECT id, submitted_at, due_date, decided_at FROM {table}"  # noqa: S608
+        ):
+            assert due is None or (submitted and due >= submitted[:10]), (table, pk)
+            assert decided is None or decided > submitted, (table, pk)
+    for pk, end, submitted in conn.execute("SELECT id, period_end, submitted_at FROM projects_declaration"):
+        assert submitted is None or end < submitted[:10], pk
+
+    # The registered phase: every declaration in it was approved before the notice was published, and
+    # the credits registered after the notice ended: 2023P01 on 18 December 2023, as in the article.
+    for code, published, notice_end, registered in conn.execute(
+        "SELECT code, published_at, notice_end, registered_at FROM offsets_issuancephase "
+        "WHERE status = 'registered'"
+    ):
+        assert notice_end < registered[:10], code
+        decided = conn.execute(
+            "SELECT MAX(d.decided_at) FROM offsets_phaseentry e "
+            "JOIN projects_declaration d ON d.id = e.declaration_id "
+            "JOIN offsets_issuancephase ph ON ph.id = e.phase_id WHERE ph.code = ?",
+            [code],
+        ).fetchone()[0]
+        assert decided < published, code
+    registered = conn.execute("SELECT registered_at FROM offsets_issuancephase WHERE code = '2023P01'")
+    assert registered.fetchone()[0][:10] == "2023-12-18"
+
+
+def _a_case_in_every_review_stage(conn) -> None:
+    """The README's promise: a case waits in every review stage, so each role's queue shows something."""
+    stages = {
+        stage
+        for table in ("projects_project", "projects_declaration")
+        for (stage,) in conn.execute(f"SELECT DISTINCT stage FROM {table}")  # noqa: S608
+    }
+    assert {"intake", "technical", "expert", "approval", "returned"} <= stages
+    overdue = conn.execute(
+        "SELECT COUNT(*) FROM projects_declaration WHERE stage IN ('intake', 'technical') AND due_date < ?",
+        [datetime.now(UTC).date().isoformat()],
+    ).fetchone()[0]
+    assert overdue >= 1
 
 
 def _counts(db) -> dict[str, int]:

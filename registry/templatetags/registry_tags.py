@@ -20,3 +20,13 @@ def tonnes(value) -> str:
     if value is None or value == "":
         return ""
     return gettext("%(quantity)s t") % {"quantity": intcomma(value)}
+
+
+@register.filter
+def in_reader_language(record: dict, key: str) -> str:
+    """`{{ row|in_reader_language:"owner" }}`: of a published record keeping a value in both languages
+    (a notice's `owner` and `owner_en`), the English one for an English reader where there is one, else
+    the Chinese. Records written before the English value was kept have only the Chinese."""
+    from registry.models import in_reader_language as choose
+
+    return choose(record.get(key) or "", record.get(f"{key}_en") or "")

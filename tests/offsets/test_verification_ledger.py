@@ -54,7 +54,7 @@ def page(client, query: str):
 
 
 def test_held_then_partly_retired_then_retired(client, source, issuance):
-    owner = source.organisation.public_name
+    owner = source.organisation.display_name
     result = verification.look_up(issuance.serial)
     assert (result.genuine, result.state, result.holders) == (True, "held", [owner])
 
@@ -85,8 +85,8 @@ def test_after_a_transfer_the_holder_is_the_receiver(people, client, source, iss
     result = verification.look_up(moved)
     assert result.holders == ["王**"] and result.state == "held"
     whole = verification.look_up(issuance.serial)
-    assert set(whole.holders) == {"王**", source.organisation.public_name}
-    assert whole.holdings[0].holder == source.organisation.public_name  # the larger part first
+    assert set(whole.holders) == {"王**", source.organisation.display_name}
+    assert whole.holdings[0].holder == source.organisation.display_name  # the larger part first
     for query in (moved, issuance.serial):
         text = page(client, query).text
         assert "王**" in text and "王小明" not in text
@@ -100,7 +100,7 @@ def test_a_pending_transfer_reads_reserved(people, source, issuance):
         quantity=issuance.quantity,
     )
     result = verification.look_up(issuance.serial)
-    assert (result.state, result.holders) == ("reserved", [source.organisation.public_name])
+    assert (result.state, result.holders) == ("reserved", [source.organisation.display_name])
 
 
 def test_cancelled_credits_and_the_cancellation_reference(people, client, source, issuance):
@@ -128,7 +128,7 @@ def test_a_retirement_certificate_number_verifies(client, source, issuance):
     assert (result.state, result.quantity, result.holders) == (
         "retired",
         7,
-        [source.organisation.public_name],
+        [source.organisation.display_name],
     )
     text = page(client, retirement.reference).text
     assert "Retirement certificate" in text and "张**" in text and "张三丰" not in text
@@ -146,9 +146,9 @@ def test_an_offset_shows_its_compliance_year_and_its_new_holder(people, client):
     assert not verification.look_up(offset.reference).genuine
     retirements.confirm_offset(offset, by=people["registry_admin"])
     result = verification.look_up(str(issuance.first_unit))
-    assert (result.state, result.holders) == ("retired", [emitter.public_name])
+    assert (result.state, result.holders) == ("retired", [emitter.display_name])
     text = page(client, issuance.serial).text
-    assert "Compliance year 2022" in text and emitter.public_name in text
+    assert "Compliance year 2022" in text and emitter.display_name in text
     assert verification.look_up(offset.reference).genuine
 
 

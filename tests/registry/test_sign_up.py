@@ -49,7 +49,7 @@ def test_a_registered_identifier_is_answered_exactly_as_a_new_sign_up(
     assert not User.objects.filter(email="second@example.com").exists()
     # The organisation's administrator is told, with the address the form gave; the stranger gets nothing.
     assert [m.to for m in mailoutbox] == [[admin_of(organisation).email]]
-    assert organisation.name in mailoutbox[0].subject
+    assert organisation.name_en in mailoutbox[0].subject  # the administrator reads English
     assert "second@example.com" in mailoutbox[0].body
 
 

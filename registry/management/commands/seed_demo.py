@@ -3,7 +3,7 @@ from importlib import import_module
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from registry.demo import DEMO_TOTP_SECRET
+from registry.demo import DEMO_TOTP_SECRET, story_clock
 
 # Each app's demo builds on the previous ones'. Imported by name: registry must not import the apps
 # that depend on it.
@@ -28,8 +28,13 @@ class Command(BaseCommand):
                 "outside the embedded demo (DJANGO_EMBEDDED_DEMO). "
                 "Use --force only on a throw-away demonstration server."
             )
-        for name in DEMO_MODULES:
-            import_module(name).seed()
+        # Every app's history (2023 on), then every app's present (the last weeks): time only moves on.
+        modules = [import_module(name) for name in DEMO_MODULES]
+        with story_clock() as clock:
+            for module in modules:
+                module.seed_history(clock)
+            for module in modules:
+                module.seed_present(clock)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(
             f"Demo bureau logins ask for a code after the password: add the secret {DEMO_TOTP_SECRET} to an "
