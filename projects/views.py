@@ -23,6 +23,7 @@ from projects.spreadsheets import CellError, SheetRefused, monthly_template, rea
 from projects.transitions import CASES
 from registry import audit, calculators
 from registry.access import may_act_for, own_membership, require
+from registry.kept_uploads import CHOOSE_AGAIN
 from registry.models import VERIFICATION_DOCUMENTS
 from registry.services import TransitionRefused
 from registry.transitions import offered
@@ -161,15 +162,18 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _upload(request: HttpRequest, case) -> HttpResponse:
     form = DocumentForm(request.POST, request.FILES)
     if not form.is_valid():
-        # Django's own field messages say what is wrong (no file, an empty file, an unknown type).
-        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        # Django's own field messages say what is wrong (no file, an empty file, an unknown type). The page
+        # the redirect leads to has an empty file input: the message says so.
+        messages.error(
+            request, " ".join([*(m for errors in form.errors.values() for m in errors), str(CHOOSE_AGAIN)])
+        )
         return redirect(case)
     try:
         document = services.upload_document(
             case, by=request.user, doc_type=form.cleaned_data["doc_type"], upload=form.cleaned_data["file"]
         )
     except ValidationError as error:
-        messages.error(request, " ".join(_errors(error)))
+        messages.error(request, " ".join([*_errors(error), str(CHOOSE_AGAIN)]))
     except TransitionRefused as error:
         messages.error(request, str(error))
     else:
@@ -347,11 +351,13 @@ def declaration_sheet(request: HttpRequest, pk: int) -> HttpResponse:
     declaration = access.declaration_for(request.user, pk)
     form = SpreadsheetForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        messages.error(
+            request, " ".join([*(m for errors in form.errors.values() for m in errors), str(CHOOSE_AGAIN)])
+        )
         return redirect(declaration)
     upload = form.cleaned_data["sheet"]
     if upload.size > 2 * 1024 * 1024:
-        messages.error(request, _("A monitoring sheet is at most 2 MB."))
+        messages.error(request, f"{_('A monitoring sheet is at most 2 MB.')} {CHOOSE_AGAIN}")
         return redirect(declaration)
     try:
         # Parsed as a workbook (size caps under any member name, no macros, no DTDs) before it is read.

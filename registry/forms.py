@@ -3,8 +3,9 @@ from django.contrib.auth import password_validation
 from django.utils.translation import gettext_lazy as _
 
 from registry import identifiers
+from registry.kept_uploads import NO_LONGER_KEPT, UploadHolder
 from registry.models import Language, Organisation, OrganisationKind, OrgRole, User
-from registry.uploads import check_upload, storage_name
+from registry.uploads import check_upload, display_name, storage_name
 
 # What the organisation's admin may edit. What the organisation is (its kind, the covered-emitter flag)
 # is not here: only the registry administrator changes it, through an audited action.
@@ -42,13 +43,46 @@ class OrganisationForm(forms.ModelForm):
         model = Organisation
         fields = ORGANISATION_FIELDS
 
+    def __init__(self, *args, holder: UploadHolder | None = None, **kwargs):
+        # With a holder, a licence that passed its checks survives a failed submit (registry.kept_uploads).
+        super().__init__(*args, **kwargs)
+        self.holder = holder
+        self.licence_name = ""
+
+    @property
+    def kept_licence_input(self) -> str:
+        return self.add_prefix("business_licence") + "-kept"
+
     def clean_business_licence(self):
         upload = self.cleaned_data.get("business_licence")
+        token = self.data.get(self.kept_licence_input) if self.holder else None
+        if token and upload:
+            self.holder.discard(token)  # a newly chosen file replaces the kept one
+        elif token:
+            upload = self.holder.take(token)
+            if upload is None:
+                raise forms.ValidationError(NO_LONGER_KEPT, code="no_longer_kept")
         if upload:
+            self.licence_name = display_name(upload.name)
+            # A kept file is checked again, exactly like a new one.
             self.checked_licence = check_upload(upload)
             # Stored under our own name with the checked kind's extension, never the user's name.
             upload.name = storage_name(self.checked_licence)
         return upload
+
+    def full_clean(self):
+        super().full_clean()
+        if self._errors:
+            self.keep_licence()
+
+    def keep_licence(self) -> None:
+        """After a failed submit (the form's errors, or the service's refusal): hold a licence that passed
+        its checks, so the page can offer it again instead of asking for it."""
+        field = self.fields["business_licence"]
+        licence = getattr(self, "cleaned_data", {}).get("business_licence")
+        if self.holder is None or getattr(field, "kept", None) or not licence:
+            return
+        field.kept = self.holder.keep(licence, input_name=self.kept_licence_input, name=self.licence_name)
 
     def clean(self):
         data = super().clean()

@@ -27,6 +27,7 @@ from registry.forms import (
     RoleForm,
     SignUpForm,
 )
+from registry.kept_uploads import UploadHolder
 from registry.models import (
     AuditEvent,
     Delivery,
@@ -54,7 +55,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def sign_up(request: HttpRequest) -> HttpResponse:
-    form = SignUpForm(request.POST or None, request.FILES or None)
+    form = SignUpForm(request.POST or None, request.FILES or None, holder=UploadHolder(request))
     if request.method == "POST" and form.is_valid():
         organisation = form.save(commit=False)
         licence = form.cleaned_data.get("business_licence")
@@ -203,7 +204,9 @@ def organisation_detail(request: HttpRequest) -> HttpResponse:
 def organisation_edit(request: HttpRequest) -> HttpResponse:
     organisation = access.own_membership(request).organisation
     access.require(access.is_admin_of, request.user, organisation)
-    form = OrganisationForm(request.POST or None, request.FILES or None, instance=organisation)
+    form = OrganisationForm(
+        request.POST or None, request.FILES or None, instance=organisation, holder=UploadHolder(request)
+    )
     if request.method == "POST" and form.is_valid():
         changes = {name: form.cleaned_data[name] for name in form.Meta.fields}
         licence = form.cleaned_data.get("business_licence")
@@ -216,6 +219,7 @@ def organisation_edit(request: HttpRequest) -> HttpResponse:
             updated = services.update_organisation(organisation, by=request.user, changes=changes)
         except services.TransitionRefused as error:
             messages.error(request, str(error))
+            form.keep_licence()
         else:
             if updated.status == OrganisationStatus.PENDING:
                 messages.info(request, _("Saved. The changed details go to the Bureau for verification."))
