@@ -9,7 +9,7 @@ TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
 TEST_WORKERS ?= 2
 STRICT := $(if $(filter true,$(CI)),--strict,)
 
-.PHONY: run test lint format migrations-check messages worker beat install system-packages clean
+.PHONY: run test lint format migrations-check messages worker beat install system-packages clean screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || { python=$$(.ci/find-python) && "$$python" -m venv $(VENV); }
@@ -49,6 +49,12 @@ migrations-check: $(STAMP)
 messages: $(STAMP)
 	$(PY) manage.py makemessages --locale zh_Hans --no-obsolete --ignore '.venv/*' --ignore 'var/*' --ignore 'static/vendor/*'
 	$(PY) manage.py compilemessages --locale zh_Hans --ignore '.venv/*'
+
+# The README's pictures (docs/screenshots/): the demo on a fresh SQLite file in a temporary folder, served on
+# a free port and photographed in Chromium. Leaves var/db.sqlite3 alone; takes about two minutes.
+screenshots: $(STAMP)
+	@.ci/system-packages $(RUN_PACKAGES) chromium
+	$(PY) docs/screenshots.py
 
 # Production-style background processes: need REDIS_URL (e.g. redis://127.0.0.1:6379/0).
 worker: $(STAMP)

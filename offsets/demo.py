@@ -164,7 +164,7 @@ def seed_current_phases(clock) -> None:
         current,
         declaration=school_year,
         name="李*",
-        organisation="(demo)",
+        organisation="武汉市某小区业主委员会 (demo)",
         email="objector@demo.example",
         phone="",
         reasons="Demo: the school's roof was leased to another PV developer; the same panels may be "
