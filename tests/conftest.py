@@ -154,3 +154,15 @@ def csp_violations(page):
     seen: list[str] = []
     page.on("console", lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None)
     return seen
+
+
+@pytest.fixture
+def reader(language):
+    """A story test's reader of the pages a person reaches in `language` (its parameter): no English on a
+    Chinese page, no raw event key, no error page, no CSP report (tests/browser_language.py). Each person
+    the test opens with reader.person(browser) is closed after it: one browser serves every test."""
+    from tests.browser_language import Reader
+
+    reader = Reader(language)
+    yield reader
+    reader.close()

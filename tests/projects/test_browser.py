@@ -1,15 +1,17 @@
 """In real Chromium, in each language: an enterprise drafts a PV project with its documents and submits
-it; for a filed project it declares a period by XLSX upload, sees the calculation and submits."""
+it; for a filed project it declares a period by XLSX upload, sees the calculation and submits. Every page
+is read for English on a Chinese page and raw event keys (tests/browser_language.py)."""
 
 from datetime import date
 from decimal import Decimal
 
 import openpyxl
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from projects.models import Declaration, Project, Stage
 from registry.models import DocumentType
+from tests.browser_language import FACTORY_DATA, Reader
 from tests.factories import (
     PASSWORD,
     PDF,
@@ -24,9 +26,9 @@ from tests.factories import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
 TEXT = {
     "en": {
-        "accept": "en",
         "log_in": "Log in",
         "new_project": "New project",
         "save_draft": "Save the draft",
@@ -39,7 +41,6 @@ TEXT = {
         "rounded": "Rounded down to whole tonnes",
     },
     "zh-hans": {
-        "accept": "zh-CN,zh;q=0.9",
         "log_in": "登录",
         "new_project": "新建项目",
         "save_draft": "保存草稿",
@@ -54,8 +55,9 @@ TEXT = {
 }
 
 
-def log_in(page: Page, base: str, email: str, text: dict) -> None:
+def log_in(page: Page, base: str, email: str, text: dict, reader: Reader) -> None:
     page.goto(base + "/accounts/login/")
+    reader.read(page)
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)
     page.get_by_role("main").get_by_role("button", name=text["log_in"]).click()
@@ -69,18 +71,22 @@ def upload_document(page: Page, doc_type: str, path, text: dict) -> None:
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_draft_a_pv_project_with_documents_and_submit(
-    page: Page, live_server, language, tmp_path, csp_violations
+    browser: Browser, live_server, language, tmp_path, reader
 ):
     text = TEXT[language]
-    page.set_extra_http_headers({"Accept-Language": text["accept"]})
+    page = reader.person(browser)
     methodology = make_pv_methodology()
     organisation = make_organisation(admin_email=f"pv-{language}@solar.example")
+    reader.allow(*FACTORY_DATA)
     pdf = tmp_path / "document.pdf"
     pdf.write_bytes(PDF)
 
-    log_in(page, live_server.url, f"pv-{language}@solar.example", text)
+    log_in(page, live_server.url, f"pv-{language}@solar.example", text, reader)
+    reader.read(page)
     page.goto(live_server.url + "/portal/cases/")
+    reader.read(page)
     page.get_by_role("link", name=text["new_project"]).click()
+    reader.read(page)
     page.select_option("#id_methodology", str(methodology.pk))
     page.fill("#id_title", "浏览器屋顶光伏项目")
     page.fill("#id_site_address", "武汉市新洲区测试路1号")
@@ -93,32 +99,41 @@ def test_draft_a_pv_project_with_documents_and_submit(
     page.check("#id_outside_covered_boundary")
     page.get_by_role("button", name=text["save_draft"]).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("浏览器屋顶光伏项目")
+    reader.read(page)
 
     for doc_type in methodology.project_documents:
         upload_document(page, doc_type, pdf, text)
+    reader.read(page)
     page.get_by_role("button", name=text["submit"]).click()
     expect(page.locator("h1 .badge")).to_have_text(text["intake"])
+    reader.read(page)
     project = Project.objects.get(organisation=organisation)
     assert project.stage == Stage.INTAKE
     assert project.documents.count() == len(methodology.project_documents)
-    assert csp_violations == []
+    reader.check()
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_declare_by_xlsx_upload_see_the_calculation_and_submit(page: Page, live_server, language, tmp_path):
+def test_declare_by_xlsx_upload_see_the_calculation_and_submit(
+    browser: Browser, live_server, language, tmp_path, reader
+):
     text = TEXT[language]
-    page.set_extra_http_headers({"Accept-Language": text["accept"]})
+    page = reader.person(browser)
     make_factor(2022, "0.5703")
     project = file_project(make_project(make_organisation(admin_email=f"decl-{language}@solar.example")))
     body = make_organisation(kind="verification_body")
+    reader.allow(*FACTORY_DATA)
 
-    log_in(page, live_server.url, f"decl-{language}@solar.example", text)
+    log_in(page, live_server.url, f"decl-{language}@solar.example", text, reader)
     page.goto(live_server.url + project.get_absolute_url())
+    reader.read(page)
     page.get_by_role("link", name=text["declare"]).click()
+    reader.read(page)
     page.fill("#id_period_start", "2022-01-01")
     page.fill("#id_period_end", "2022-12-31")
     page.select_option("#id_verification_body", str(body.pk))
     page.get_by_role("main").get_by_role("button", name=text["save"], exact=True).click()
+    reader.read(page)
 
     # Fill the downloaded template and upload it.
     with page.expect_download() as download:
@@ -137,6 +152,7 @@ def test_declare_by_xlsx_upload_see_the_calculation_and_submit(page: Page, live_
     expect(calculation).to_contain_text("7,486.08")
     expect(calculation).to_contain_text("0.5703")
     expect(calculation.get_by_role("row", name=text["rounded"])).to_contain_text("4,269")
+    reader.read(page)
 
     declaration = Declaration.objects.get(project=project)
     assert declaration.claimed_t == 4269 and declaration.activity_mwh == Decimal("7486.080")
@@ -150,7 +166,10 @@ def test_declare_by_xlsx_upload_see_the_calculation_and_submit(page: Page, live_
         declaration, by=admin_of(body), doc_type=DocumentType.VERIFICATION_REPORT, upload=pdf_upload()
     )
     page.reload()
+    reader.read(page)
     page.get_by_role("button", name=text["submit"]).click()
     expect(page.locator("h1 .badge")).to_have_text(text["intake"])
+    reader.read(page)
     declaration.refresh_from_db()
     assert declaration.stage == Stage.INTAKE and declaration.period_start == date(2022, 1, 1)
+    reader.check()
