@@ -23,7 +23,7 @@ from offsets.models import (
     RetirementKind,
     SerialBlock,
 )
-from projects.letters import AUTHORITY_EN, AUTHORITY_ZH
+from projects.letters import authority_names
 from registry.pdf import render_pdf
 
 
@@ -61,8 +61,7 @@ def _registration_context(certificate: Certificate) -> dict:
     project, organisation = issuance.project, issuance.account.organisation
     methodology = project.methodology
     return {
-        "authority_zh": AUTHORITY_ZH,
-        "authority_en": AUTHORITY_EN,
+        **authority_names(),
         "number": certificate.number,
         "date": timezone.localtime(certificate.issued_at).date(),
         "holder_zh": organisation.name,
@@ -131,8 +130,7 @@ def _retirement_context(certificate: Certificate) -> dict:
     beneficiary_kind = BENEFICIARY_KINDS.get(retirement.beneficiary_kind, ("", ""))
     date = timezone.localtime(retirement.retired_at).date()
     return {
-        "authority_zh": AUTHORITY_ZH,
-        "authority_en": AUTHORITY_EN,
+        **authority_names(),
         "number": certificate.number,
         "date": date,
         "holder_zh": organisation.name,
@@ -163,8 +161,7 @@ def _retirement_context(certificate: Certificate) -> dict:
 
 def _phase_context(phase, rows, number: str, date) -> dict:
     return {
-        "authority_zh": AUTHORITY_ZH,
-        "authority_en": AUTHORITY_EN,
+        **authority_names(),
         "number": number,
         "date": date,
         "phase": phase,

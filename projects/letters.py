@@ -9,7 +9,7 @@ import hashlib
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from projects.models import CaseRecord, Finding, Letter, LetterKind
 from projects.transitions import CASES
@@ -20,15 +20,23 @@ from registry.pdf import render_pdf
 
 # The letter each deciding event carries, as the review's table says (projects.transitions.CASES).
 KIND_OF_ACTION = {step.action: LetterKind(step.letter) for step in CASES if step.letter}
-AUTHORITY_ZH = "武汉市生态环境局"
-AUTHORITY_EN = "Wuhan Municipal Bureau of Ecology and Environment"
+
+
+def authority(language: str) -> str:
+    """The issuing authority's name, from the one setting the screens use too (REGISTRY_AUTHORITY)."""
+    with translation.override(language):
+        return str(settings.REGISTRY_AUTHORITY)
+
+
+def authority_names() -> dict:
+    """For the bilingual PDFs' letterheads and seals."""
+    return {"authority_zh": authority("zh-hans"), "authority_en": authority("en")}
 
 
 def _context(event: AuditEvent, case, number: str) -> dict:
     project = case.project
     context = {
-        "authority_zh": AUTHORITY_ZH,
-        "authority_en": AUTHORITY_EN,
+        **authority_names(),
         "number": number,
         "date": timezone.localtime(event.created_at).date(),
         "recipient_zh": project.organisation.name,
