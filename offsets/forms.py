@@ -1,7 +1,18 @@
+import re
+
 from django import forms
+from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from offsets.models import BeneficiaryKind, IssuancePhase
+
+# Text that is published and exported (certificates, the retirements list, XLSX): control characters
+# other than line breaks and tabs are refused, so that nothing unprintable is kept for good.
+printable = RegexValidator(
+    re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"),
+    _("Remove the control characters from this text."),
+    inverse_match=True,
+)
 
 
 class PhaseForm(forms.ModelForm):
@@ -83,7 +94,11 @@ class TransferForm(forms.Form):
         help_text=_("Choose none to take the oldest vintage first, then the lowest serial number."),
     )
     note = forms.CharField(
-        label=_("Note (optional)"), max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Note (optional)"),
+        max_length=1000,
+        required=False,
+        validators=[printable],
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, blocks=(), **kwargs):
@@ -100,9 +115,12 @@ class RetirementForm(forms.Form):
     beneficiary = forms.CharField(
         label=_("Beneficiary's name"),
         max_length=200,
+        validators=[printable],
         help_text=_("An organisation, an event or a person; a person's name is masked in public (张*)."),
     )
-    purpose = forms.CharField(label=_("Purpose"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    purpose = forms.CharField(
+        label=_("Purpose"), max_length=2000, validators=[printable], widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 class OffsetForm(forms.Form):

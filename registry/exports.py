@@ -33,7 +33,13 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def set_cell(cell, value) -> None:
-    """Put value into an openpyxl cell: text neutralised and stored as a string, never as a formula."""
+    """Put value into an openpyxl cell: text neutralised and stored as a string, never as a formula.
+    Control characters a workbook cannot hold (ESC, vertical tab, …) are dropped first, so one holder's
+    text never makes a whole export fail."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
     cell.value = neutralise(value)
     if isinstance(cell.value, str):
         cell.data_type = "s"
