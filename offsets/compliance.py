@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.translation import gettext as _
 
-from offsets.models import BoundaryLink, CompliancePolicy, ComplianceRecord, Installation
+from offsets.models import BoundaryLink, CapBasis, CompliancePolicy, ComplianceRecord, Installation
 from registry import audit
 from registry.access import has_right, require
 from registry.models import Organisation, OrganisationKind, User
@@ -154,7 +154,7 @@ class Standing:
     def basis(self) -> int:
         return (
             self.record.verified_emissions_t
-            if self.policy.cap_basis == "emissions"
+            if self.policy.cap_basis == CapBasis.EMISSIONS
             else self.record.allowance_t
         )
 
@@ -240,6 +240,12 @@ def check_window(policy: CompliancePolicy, today=None) -> None:
 
 def check_blocks(policy: CompliancePolicy, emitter: Organisation, blocks) -> None:
     """Named blocks: each of an eligible vintage, none from inside the emitter's own boundary."""
+    blocks = list(blocks)
+    inside = set(  # one query for all the named blocks' projects
+        BoundaryLink.objects.filter(
+            emitter=emitter, project_id__in={b.issuance.project_id for b in blocks}
+        ).values_list("project_id", flat=True)
+    )
     for block in blocks:
         vintage = block.issuance.vintage
         if not policy.first_vintage <= vintage <= policy.last_vintage:
@@ -256,8 +262,7 @@ def check_blocks(policy: CompliancePolicy, emitter: Organisation, blocks) -> Non
                     "last": policy.last_vintage,
                 },
             )
-        link = BoundaryLink.objects.filter(project_id=block.issuance.project_id, emitter=emitter).first()
-        if link is not None:
+        if block.issuance.project_id in inside:
             raise RuleBroken(
                 "own_boundary",
                 _(

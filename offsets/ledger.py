@@ -69,7 +69,7 @@ def free_quantity(account: Account, eligible: Q | None = None) -> int:
     blocks = SerialBlock.objects.filter(account=account, status=BlockStatus.HELD)
     if eligible is not None:
         blocks = blocks.filter(eligible)
-    return sum(b.quantity for b in blocks.only("first_unit", "last_unit"))
+    return blocks.aggregate(t=Sum(UNITS))["t"] or 0
 
 
 def _ranges(blocks: list[SerialBlock]) -> tuple[list, str]:

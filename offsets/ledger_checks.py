@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Sum
 
+from offsets.ledger import UNITS
 from offsets.models import (
     LIVE_BLOCK_STATUSES,
     MOVEMENT_SIGN,
@@ -53,7 +54,6 @@ from registry.models import AuditEvent, Counter
 UNIT_COUNTER = "serial-units"  # the counter registration takes unit numbers from (offsets.issuing)
 ISSUE_ACTION = "credits.issued"
 RETIREMENT_ACTIONS = ("credits.retired", "credits.cancelled")
-UNITS = F("last_unit") - F("first_unit") + 1
 
 
 @dataclass

@@ -124,26 +124,42 @@ def transfer_detail(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
-@require_POST
-@permission_required(CONFIRM_TRANSFER, raise_exception=True)
-def transfer_decide(request: HttpRequest, reference: str, decision: str) -> HttpResponse:
-    """Confirm, or reject with reasons; offsets.transfers checks the state and the right again."""
-    if decision not in ("confirm", "reject"):
-        raise Http404
-    transfer = get_object_or_404(_transfers(request.user), reference=reference)
+def _decide(request, obj, decision: str, *, confirm, reject, page, said: dict, back: str) -> HttpResponse:
+    """Confirm, or reject with reasons, through the workflow's own functions (they check the state and
+    the right again); a refusal is shown as it is, a bad reason re-renders the page."""
     try:
         if decision == "confirm":
-            transfers.confirm_transfer(transfer, by=request.user)
-            messages.success(request, _("Transfer %(reference)s confirmed.") % {"reference": reference})
+            confirm(obj, by=request.user)
         else:
             form = ReasonsForm(request.POST)
             if not form.is_valid():
-                return _transfer_page(request, transfer, form)
-            transfers.reject_transfer(transfer, by=request.user, reasons=form.cleaned_data["reasons"])
-            messages.success(request, _("Transfer %(reference)s rejected.") % {"reference": reference})
+                return page(request, obj, form)
+            reject(obj, by=request.user, reasons=form.cleaned_data["reasons"])
+        messages.success(request, said[decision])
     except TransitionRefused as error:
         messages.error(request, str(error))
-    return redirect("offsets:office_transfer", reference=reference)
+    return redirect(back, reference=obj.reference)
+
+
+@require_POST
+@permission_required(CONFIRM_TRANSFER, raise_exception=True)
+def transfer_decide(request: HttpRequest, reference: str, decision: str) -> HttpResponse:
+    if decision not in ("confirm", "reject"):
+        raise Http404
+    said = {"reference": reference}
+    return _decide(
+        request,
+        get_object_or_404(_transfers(request.user), reference=reference),
+        decision,
+        confirm=transfers.confirm_transfer,
+        reject=transfers.reject_transfer,
+        page=_transfer_page,
+        said={
+            "confirm": _("Transfer %(reference)s confirmed.") % said,
+            "reject": _("Transfer %(reference)s rejected.") % said,
+        },
+        back="offsets:office_transfer",
+    )
 
 
 # --- Compliance offsets ----------------------------------------------------------------------------
@@ -233,26 +249,20 @@ def offset_decide(request: HttpRequest, reference: str, decision: str) -> HttpRe
     """Confirm (the year's rules are checked again, a refusal names its rule), or reject with reasons."""
     if decision not in ("confirm", "reject"):
         raise Http404
-    offset = get_object_or_404(_offsets(request.user), reference=reference)
-    try:
-        if decision == "confirm":
-            retirements.confirm_offset(offset, by=request.user)
-            messages.success(
-                request,
-                _("Compliance offset %(reference)s confirmed: the credits are retired.")
-                % {"reference": reference},
-            )
-        else:
-            form = ReasonsForm(request.POST)
-            if not form.is_valid():
-                return _offset_page(request, offset, form)
-            retirements.reject_offset(offset, by=request.user, reasons=form.cleaned_data["reasons"])
-            messages.success(
-                request, _("Compliance offset %(reference)s rejected.") % {"reference": reference}
-            )
-    except TransitionRefused as error:
-        messages.error(request, str(error))
-    return redirect("offsets:office_offset", reference=reference)
+    said = {"reference": reference}
+    return _decide(
+        request,
+        get_object_or_404(_offsets(request.user), reference=reference),
+        decision,
+        confirm=retirements.confirm_offset,
+        reject=retirements.reject_offset,
+        page=_offset_page,
+        said={
+            "confirm": _("Compliance offset %(reference)s confirmed: the credits are retired.") % said,
+            "reject": _("Compliance offset %(reference)s rejected.") % said,
+        },
+        back="offsets:office_offset",
+    )
 
 
 # --- Accounts ----------------------------------------------------------------------------------------
