@@ -19,11 +19,12 @@ What it does, on a database of its own whose name must end in `_bench_ret`:
 4. runs the scenarios, each --warmup seconds (not counted) then --seconds: one client on one account (the
    latency of one retirement alone); --clients clients on one account (contended: the account's lock
    serialises them); --clients clients over 100 accounts (client i retires from accounts i, i + clients,
-   ... in turn). A client is a thread with its own database connection calling retire_voluntarily for
-   1 t in a loop, as a web worker's thread would. A sampler thread reads pg_stat_activity every 10 ms and
-   says what the clients' connections were doing: running a statement, waiting for a row lock (and on
-   which table), idle in a transaction (Python running between statements) or idle between calls;
-   the benchmark process's CPU time shows whether Python (one process, one GIL) was the limit;
+   ... in turn). A client is a process of its own (forked, as a web server's worker processes are) with
+   its own database connection, calling retire_voluntarily for 1 t in a loop. (Until 2026-11-30 the
+   clients were threads of one process: one GIL capped every scenario at one core of Python.) A sampler
+   thread reads pg_stat_activity every 10 ms and says what the clients' connections were doing: running
+   a statement, waiting for a row lock (and on which table), idle in a transaction (Python running
+   between statements) or idle between calls; the clients' CPU time per retirement is reported;
 5. runs verify_ledger and verify_audit, checks that the retirements in the database are those counted,
    stops the worker (also on error) and prints Markdown tables (nothing is written to the repository).
 
@@ -37,7 +38,6 @@ import argparse
 import io
 import os
 import random
-import resource
 import statistics
 import sys
 import tempfile
@@ -281,57 +281,60 @@ class WindowLog(StatementLog):
         return super().__call__(execute, sql, params, many, context)
 
 
-def client(index: int, work: list, start: threading.Barrier, until: list[float], run: Run, pids: set, lock):
-    """Retire 1 t at a time from the accounts in `work`, in turn, until until[0]; counted after until[1]."""
+def client(index: int, work: list, start, until, results) -> None:
+    """A client process: retire 1 t at a time from the accounts in `work`, in turn, until until[0];
+    counted after until[1]. Puts its backend's pid on `results` before the start, then its outcome.
+    A negative index also counts the statements sent in the measured window (the one-client run)."""
     import contextlib
 
-    from django.db import connection
-
-    with connection.execute_wrapper(run.statements) if run.statements else contextlib.nullcontext():
-        retire_in_turn(index, work, start, until, run, pids, lock)
-
-
-def retire_in_turn(
-    index: int, work: list, start: threading.Barrier, until: list[float], run: Run, pids, lock
-):
     from django.db import connection
 
     from offsets import retirements
     from offsets.models import BeneficiaryKind
     from registry.services import TransitionRefused
 
+    log = WindowLog(until) if index < 0 else None
+    made, refused, latencies = 0, Counter(), []
     try:
         connection.ensure_connection()
-        with lock:
-            pids.add(connection.connection.info.backend_pid)
+        results.put(("pid", connection.connection.info.backend_pid))
         start.wait(timeout=60)
+        cpu_before = cpu_after = None
         n = 0
-        while True:
-            began = time.perf_counter()
-            if began >= until[0]:
-                break
-            account, declarant = work[n % len(work)]
-            n += 1
-            try:
-                retirements.retire_voluntarily(
-                    account,
-                    by=declarant,
-                    quantity=1,
-                    beneficiary_kind=BeneficiaryKind.EVENT,
-                    beneficiary="基准测试活动",
-                    purpose=f"Benchmark, client {index}",
-                )
-                outcome = None
-            except TransitionRefused as refusal:
-                outcome = type(refusal).__name__
-            ended = time.perf_counter()
-            if began >= until[1] and ended <= until[0]:
-                with lock:
+        with connection.execute_wrapper(log) if log else contextlib.nullcontext():
+            while True:
+                began = time.perf_counter()
+                if began >= until[0]:
+                    break
+                if cpu_before is None and began >= until[1]:
+                    cpu_before = time.process_time()
+                account, declarant = work[n % len(work)]
+                n += 1
+                try:
+                    retirements.retire_voluntarily(
+                        account,
+                        by=declarant,
+                        quantity=1,
+                        beneficiary_kind=BeneficiaryKind.EVENT,
+                        beneficiary="基准测试活动",
+                        purpose=f"Benchmark, client {index}",
+                    )
+                    outcome = None
+                except TransitionRefused as refusal:
+                    outcome = type(refusal).__name__
+                ended = time.perf_counter()
+                if began >= until[1] and ended <= until[0]:
+                    cpu_after = time.process_time()
                     if outcome:
-                        run.refused[outcome] += 1
+                        refused[outcome] += 1
                     else:
-                        run.made += 1
-                        run.latencies_ms.append((ended - began) * 1000)
+                        made += 1
+                        latencies.append((ended - began) * 1000)
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
+        results.put(("done", made, refused, latencies, cpu, log.kinds if log else None))
+    except BaseException as error:  # reported, never a silent hang of the parent
+        results.put(("error", repr(error)))
+        raise
     finally:
         connection.close()
 
@@ -339,37 +342,58 @@ def retire_in_turn(
 def scenario(
     name: str, work: list[list], *, db: dict, warmup: float, seconds: float, statements: bool = False
 ) -> Run:
-    """len(work) clients, each on its own list of (account, declarant); retirements completed inside
-    the measured window are counted (and, with `statements`, the SQL statements sent in it)."""
+    """len(work) client processes, each on its own list of (account, declarant), as a web server's
+    worker processes are; retirements completed inside the measured window are counted (and, with
+    `statements`, the SQL statements sent in it)."""
+    import multiprocessing
+
+    from django.db import connections
+
+    context = multiprocessing.get_context("fork")
     run = Run(name=name, clients=len(work), accounts=len({a.pk for w in work for a, _u in w}))
-    pids: set[int] = set()
-    lock = threading.Lock()
-    start = threading.Barrier(len(work) + 1)
-    until = [0.0, 0.0]
-    if statements:
-        run.statements = WindowLog(until)
-    threads = [
-        threading.Thread(target=client, args=(i, w, start, until, run, pids, lock), daemon=True)
+    start = context.Barrier(len(work) + 1)
+    until = context.Array("d", [0.0, 0.0], lock=False)
+    results = context.Queue()
+    connections.close_all()  # each client opens its own after the fork
+    # Set before the barrier opens; the margin covers the processes' start.
+    until[1] = time.perf_counter() + warmup + 0.5 + 0.05 * len(work)
+    until[0] = until[1] + seconds
+    processes = [
+        context.Process(target=client, args=(-1 if statements else i, w, start, until, results), daemon=True)
         for i, w in enumerate(work)
     ]
-    for thread in threads:
-        thread.start()
-    begin = time.perf_counter()
-    until[1] = begin + warmup + 0.5  # set before the barrier opens; the 0.5 s covers the threads' start
-    until[0] = until[1] + seconds
+    for process in processes:
+        process.start()
+    pids: set[int] = set()
+    while len(pids) < len(work):
+        message = results.get(timeout=60)
+        if message[0] == "error":
+            raise RuntimeError(f"a client failed: {message[1]}")
+        pids.add(message[1])
     start.wait(timeout=60)
     sampler = Sampler(db, pids, run)
     time.sleep(max(0.0, until[1] - time.perf_counter()))
-    cpu_before, machine_before = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
+    machine_before = machine_cpu()
     sampler.start()
     time.sleep(max(0.0, until[0] - time.perf_counter()))
     sampler.stop.set()
-    cpu_after, machine_after = resource.getrusage(resource.RUSAGE_SELF), machine_cpu()
-    for thread in threads:
-        thread.join(timeout=120)
+    machine_after = machine_cpu()
+    for _ in processes:
+        message = results.get(timeout=120)
+        if message[0] == "error":
+            raise RuntimeError(f"a client failed: {message[1]}")
+        _done, made, refused, latencies, cpu, kinds = message
+        run.made += made
+        run.refused.update(refused)
+        run.latencies_ms.extend(latencies)
+        run.cpu_seconds += cpu
+        if kinds is not None:
+            run.statements = StatementLog()
+            run.statements.kinds = kinds
+    for process in processes:
+        process.join(timeout=30)
     sampler.join(timeout=10)
     run.seconds = seconds
-    run.cpu_seconds = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     busy, total = machine_after[0] - machine_before[0], machine_after[1] - machine_before[1]
     run.machine_busy = busy / total if total else 0.0
     print(
@@ -483,7 +507,8 @@ def main(argv: list[str] | None = None) -> None:
     stored = Retirement.objects.count()
 
     print(
-        f"\n{machine_facts()}; clients: threads of one process; worker: prefork, 1 process (checkpoints).\n"
+        f"\n{machine_facts()}; clients: one process each (as a web server's workers); "
+        "worker: prefork, 1 process (checkpoints).\n"
     )
     print(
         table(
@@ -496,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
                 "p50 ms",
                 "p95 ms",
                 "refused",
-                "bench process CPU",
+                "clients' CPU",
                 "machine busy",
             ],
             [
@@ -509,7 +534,8 @@ def main(argv: list[str] | None = None) -> None:
                     f"{run.percentile(0.5):.1f}",
                     f"{run.percentile(0.95):.1f}",
                     sum(run.refused.values()),
-                    f"{run.cpu_seconds / run.seconds * 100:.0f} % of a core",
+                    f"{run.cpu_seconds / run.seconds * 100:.0f} % of a core "
+                    f"({run.cpu_seconds / max(run.made, 1) * 1000:.1f} ms each)",
                     f"{run.machine_busy * 100:.0f} %",
                 ]
                 for run in runs

@@ -45,16 +45,15 @@ def _positive(quantity) -> int:
 
 
 def _certify(retirement: Retirement) -> None:
-    """The certificate's record now, numbered as the retirement; its PDF by a background job, once."""
-    certificate = Certificate.objects.create(
+    """The certificate's record now, numbered as the retirement. Its PDF is made once, by the job that
+    notifies the retirement's event (its e-mail carries it: offsets.documents.CERTIFIED_EVENTS); the
+    download makes it if asked first, and the reconciliation if that job was lost."""
+    Certificate.objects.create(
         kind=CertificateKind.RETIREMENT,
         retirement=retirement,
         issued_at=retirement.retired_at,
         number=retirement.reference,
     )
-    from offsets import tasks
-
-    transaction.on_commit(lambda: tasks.make_certificate.delay(certificate.pk))
 
 
 def _made(retirement: Retirement, movement, *, by) -> Retirement:
@@ -102,24 +101,26 @@ def retire_voluntarily(
         raise TransitionRefused(_("Name the beneficiary and the purpose of the retirement."))
     _positive(quantity)
     ledger.lock_accounts(account)
-    # The reference is taken once the blocks are cut: the counter row is held only to the end.
-    movement = ledger.retire(
-        account, reference=lambda: new_reference("R"), by=by, quantity=quantity, block_ids=block_ids
-    )
-    retirement = Retirement(
-        reference=movement.reference,
-        kind=RetirementKind.VOLUNTARY,
-        account=account,
-        quantity=quantity,
-        beneficiary_kind=beneficiary_kind,
-        beneficiary=beneficiary.strip(),
-        purpose=purpose.strip(),
-        requested_by=by,
-        decided_by=by,
-        decided_at=timezone.now(),
-        status=RetirementStatus.PENDING,
-    )
-    return _made(retirement, movement, by=by)
+    # The audit chain's head, which every account's operations share, is locked only for the end of the
+    # transaction: the two events are written together there.
+    with audit.together():
+        movement = ledger.retire(
+            account, reference=lambda: new_reference("R"), by=by, quantity=quantity, block_ids=block_ids
+        )
+        retirement = Retirement(
+            reference=movement.reference,
+            kind=RetirementKind.VOLUNTARY,
+            account=account,
+            quantity=quantity,
+            beneficiary_kind=beneficiary_kind,
+            beneficiary=beneficiary.strip(),
+            purpose=purpose.strip(),
+            requested_by=by,
+            decided_by=by,
+            decided_at=timezone.now(),
+            status=RetirementStatus.PENDING,
+        )
+        return _made(retirement, movement, by=by)
 
 
 @transaction.atomic

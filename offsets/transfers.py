@@ -39,8 +39,10 @@ def require_verified(organisation, *, doing: str) -> None:
 
 
 def new_reference(prefix: str) -> str:
+    """A retirement's (R) or transfer's (T) reference: unique, increasing within the year, taken without
+    waiting for other accounts' operations (counters.take_unique; decision 0013)."""
     year = timezone.localdate().year
-    return f"WHCER-{prefix}-{year}-{counters.take(f'{prefix.lower()}-reference-{year}'):06d}"
+    return f"WHCER-{prefix}-{year}-{counters.take_unique(f'{prefix.lower()}-reference-{year}'):06d}"
 
 
 def _administrator(user, transfer: Transfer) -> None:
@@ -112,31 +114,31 @@ def request_transfer(
     if quantity is None or quantity < 1:
         raise TransitionRefused(_("The quantity must be at least 1 t."))
     ledger.lock_accounts(account, to_account)
-    # The reference is taken once the blocks are cut: the counter row is held only to the end.
-    movement = ledger.reserve(
-        account, quantity, reference=lambda: new_reference("T"), by=by, block_ids=block_ids
-    )
-    transfer = Transfer.objects.create(
-        reference=movement.reference,
-        from_account=account,
-        to_account=to_account,
-        quantity=quantity,
-        note=note.strip(),
-        requested_by=by,
-    )
-    event = audit.record(
-        actor=by,
-        action="transfer.requested",
-        subject=transfer,
-        after={
-            "status": transfer.status,
-            "quantity": quantity,
-            "to": to_account.number,
-            "ranges": movement.ranges,
-        },
-        comment=transfer.note,
-    )
-    notify_after_commit(event)
+    with audit.together():  # the ledger's event and the request's, written at the end (decision 0013)
+        movement = ledger.reserve(
+            account, quantity, reference=lambda: new_reference("T"), by=by, block_ids=block_ids
+        )
+        transfer = Transfer.objects.create(
+            reference=movement.reference,
+            from_account=account,
+            to_account=to_account,
+            quantity=quantity,
+            note=note.strip(),
+            requested_by=by,
+        )
+        event = audit.record(
+            actor=by,
+            action="transfer.requested",
+            subject=transfer,
+            after={
+                "status": transfer.status,
+                "quantity": quantity,
+                "to": to_account.number,
+                "ranges": movement.ranges,
+            },
+            comment=transfer.note,
+        )
+        notify_after_commit(event)
     if settings.TRANSFERS_CONFIRM_AUTOMATICALLY:
         transfer = _decide(transfer, "confirm_transfer", by=by, note=_("Confirmed automatically."))
     return transfer

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from registry.models import AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
 _source_ip: ContextVar[str | None] = ContextVar("audit_source_ip", default=None)
+# The events held by together(), written when it ends, and what waits for them; None outside it.
+_held: ContextVar[tuple[list[AuditEvent], list] | None] = ContextVar("audit_held", default=None)
 
 
 class AuditContextMiddleware:
@@ -140,12 +143,53 @@ def record(
     )[0]
 
 
-@transaction.atomic(savepoint=False)  # inside the caller's transaction: no savepoint to pay for
 def record_many(entries: list[dict]) -> list[AuditEvent]:
     """Append several events in one go: one lock of the chain's head, one INSERT. A long transaction
     (a phase's registration) calls it last, so the head, which every audited action in the portal
     needs, stays locked only for the tail of the transaction."""
     events = [_event(**entry) for entry in entries]
+    held = _held.get()
+    if held is not None:  # inside together(): written, numbered and hashed when it ends
+        held[0].extend(events)
+        return events
+    return _append(events)
+
+
+def once_written(action) -> None:
+    """Call `action` once the events recorded so far are in the database: now, or at the end of the
+    together() being run (for what needs their ids: their notification jobs)."""
+    held = _held.get()
+    if held is None:
+        action()
+    else:
+        held[1].append(action)
+
+
+@contextmanager
+def together():
+    """Hold the events recorded inside it and append them all when it ends, in the order recorded, with
+    one lock of the chain's head and one INSERT. For a short transaction that records several events
+    (a retirement: the ledger's and its own), so the head, which every audited action in the registry
+    waits for, is locked only for its last statements. The events returned inside it get their number,
+    hash and id when it ends: what needs the id waits with once_written(). Use it inside the transaction:
+    an exception inside it writes nothing."""
+    if _held.get() is not None:  # already inside one: the outer one writes
+        yield
+        return
+    token = _held.set(([], []))
+    try:
+        yield
+        events, waiting = _held.get()
+    finally:
+        _held.reset(token)
+    if events:
+        _append(events)
+    for action in waiting:
+        action()
+
+
+@transaction.atomic(savepoint=False)  # inside the caller's transaction: no savepoint to pay for
+def _append(events: list[AuditEvent]) -> list[AuditEvent]:
     head = _lock_head()
     seq, previous = head.last_seq, head.last_hash
     for event in events:

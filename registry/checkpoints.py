@@ -13,6 +13,7 @@ auditors run without the portal.
 
 import base64
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -184,6 +185,9 @@ def take_if_due(*, now=None) -> Checkpoint | None:
 
 
 SOON_KEY = "checkpoint:due-soon"
+# Until when (time.monotonic()) a checkpoint this process asked for will cover its next changes: no need to
+# ask the shared cache again before then.
+_asked_until = 0.0
 
 
 def take_after_commit(*, within: int = 0) -> None:
@@ -197,9 +201,14 @@ def take_after_commit(*, within: int = 0) -> None:
 
     from registry import tasks
 
+    global _asked_until
     if not within:
         transaction.on_commit(tasks.take_checkpoint.delay, robust=True)
+    elif time.monotonic() < _asked_until:
+        return  # this process asked for one less than within / 2 ago: it runs after this change commits
     elif cache.add(SOON_KEY, 1, timeout=within * 2):  # else one is already due and will cover this change
+        # Asked `within` seconds ahead; changes of the next within / 2 seconds commit long before it runs.
+        _asked_until = time.monotonic() + within / 2
         transaction.on_commit(lambda: tasks.take_checkpoint.apply_async(countdown=within), robust=True)
 
 

@@ -98,10 +98,14 @@ def english_by_default():
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Throttle counters and cached pages live in the cache: each test starts without another's."""
+    """Throttle counters and cached pages live in the cache: each test starts without another's (nor a
+    checkpoint another test's retirement asked for)."""
     from django.core.cache import cache
 
+    from registry import checkpoints
+
     cache.clear()
+    checkpoints._asked_until = 0.0
 
 
 @pytest.fixture(autouse=True)

@@ -124,10 +124,9 @@ def retire_3_t(account_pk: int, by):
 
 
 def remove_the_locks(monkeypatch) -> None:
-    """Take away every lock that serialises two retirements: the account's (ledger.lock_accounts), the
-    block rows' FOR UPDATE (ledger._blocks), and the reference counter's row, which offsets.transfers
-    .new_reference holds until the transaction ends and which on its own already serialises every
-    retirement in the registry (without it, the account's lock is what remains)."""
+    """Take away every lock that serialises two retirements: the account's (ledger.lock_accounts) and the
+    block rows' FOR UPDATE (ledger._blocks). (References are numbered by a fixed series here, as they
+    were when a locked counter row gave them.)"""
     monkeypatch.setattr(ledger, "lock_accounts", lambda *accounts: {})
 
     def unlocked_blocks(account, status, *, reference=None):
@@ -285,4 +284,45 @@ def test_twenty_offset_requests_at_once_never_pass_the_cap(people):
     standing = compliance.standing(emitter, 2022)
     assert standing.used == 49 and standing.pending == 0 and standing.headroom == 1
     assert ledger.holdings(account) == {"held": 51, "reserved": 0, "retired": 49, "cancelled": 0}
+    assert list(ledger_checks.check()) == []
+
+
+# --- Different accounts ---------------------------------------------------------------------------------
+
+
+def test_two_retirements_on_different_accounts_do_not_wait_for_each_other(people, monkeypatch):
+    """Issue 12: two operations on different accounts don't wait for each other. The first retirement
+    stops once it holds its account's lock, its blocks and its reference (before its audit events); the
+    second, on another account, must be able to finish meanwhile. (With the reference taken from a
+    locked counter row, it queued behind the first until that one committed.)"""
+    registered_phase(people, count=2)
+    first, second = (i.account for i in Issuance.objects.order_by("first_unit"))
+    first_holds_its_reference, second_done = threading.Event(), threading.Event()
+    finished_while_first_waited = []
+    retire = ledger.retire
+
+    def retire_then_pause(account, **kwargs):
+        movement = retire(account, **kwargs)
+        if account.pk == first.pk:
+            first_holds_its_reference.set()
+            finished_while_first_waited.append(second_done.wait(timeout=15))
+        return movement
+
+    monkeypatch.setattr(ledger, "retire", retire_then_pause)
+
+    def work(i: int):
+        account = Account.objects.select_related("organisation").get(pk=(first, second)[i].pk)
+        if i == 1:
+            assert first_holds_its_reference.wait(timeout=15)
+        made = retire_3_t(account.pk, admin_of(account.organisation))(i)
+        if i == 1:
+            second_done.set()
+        return made
+
+    results = at_once(2, work)
+
+    assert all(isinstance(r, Retirement) for r in results), results
+    assert finished_while_first_waited == [True]
+    assert results[0].reference != results[1].reference
+    assert results[0].reference < results[1].reference  # numbered in the order they were taken
     assert list(ledger_checks.check()) == []

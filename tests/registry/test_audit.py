@@ -32,6 +32,35 @@ def test_the_hash_is_over_what_the_database_gives_back():
     assert audit.digest(stored) == stored.hash
 
 
+def test_events_recorded_together_are_written_at_its_end_in_order_and_chained():
+    subject = make_user()
+    before = AuditEvent.objects.count()
+    ids_when_written = []
+    with transaction.atomic(), audit.together():
+        first = audit.record(actor=subject, action="test.event", subject=subject, after={"n": 1})
+        with audit.together():  # an inner one leaves the writing to the outer
+            second = audit.record(actor=subject, action="test.event", subject=subject, after={"n": 2})
+        audit.once_written(lambda: ids_when_written.append((first.pk, second.pk)))
+        assert AuditEvent.objects.count() == before and first.pk is None and ids_when_written == []
+    assert AuditEvent.objects.count() == before + 2
+    assert ids_when_written == [(first.pk, second.pk)] and None not in ids_when_written[0]
+    assert second.seq == first.seq + 1 and second.prev_hash == first.hash
+    assert AuditChainHead.objects.get(id=1).last_hash == second.hash
+    assert [e.after["n"] for e in AuditEvent.objects.order_by("-seq")[:2]] == [2, 1]
+    call_command("verify_audit")
+
+
+def test_an_error_inside_together_writes_none_of_its_events():
+    subject = make_user()
+    before = AuditEvent.objects.count()
+    with pytest.raises(ValueError), transaction.atomic(), audit.together():
+        audit.record(actor=subject, action="test.event", subject=subject)
+        raise ValueError
+    assert AuditEvent.objects.count() == before
+    # And the next event, outside any together(), is written at once.
+    assert audit.record(actor=subject, action="test.event", subject=subject).pk is not None
+
+
 def test_actor_is_a_snapshot_that_survives_renaming():
     user = make_user(full_name="Before Rename")
     audit.record(actor=user, action="test.event", subject=user)
