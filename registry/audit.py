@@ -60,34 +60,50 @@ def timestamp(moment) -> str:
     return moment.astimezone(timezone.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# The hashed fields, by attribute name.
+HASHED = (
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "action",
+    "subject_type",
+    "subject_id",
+    "subject_repr",
+    "before",
+    "after",
+    "comment",
+    "source_ip",
+    "prev_hash",
+)
+
+
+def canonical_values(values: dict) -> dict:
+    """The hashed fields as plain JSON values, from an event's values of HASHED."""
+    return {**values, "created_at": timestamp(values["created_at"])}
+
+
 def canonical_fields(event: AuditEvent) -> dict:
     """The hashed fields, as plain JSON values (the audit chain export writes exactly these)."""
-    return {
-        "seq": event.seq,
-        "created_at": timestamp(event.created_at),
-        "actor_id": event.actor_id,
-        "actor_name": event.actor_name,
-        "action": event.action,
-        "subject_type": event.subject_type,
-        "subject_id": event.subject_id,
-        "subject_repr": event.subject_repr,
-        "before": event.before,
-        "after": event.after,
-        "comment": event.comment,
-        "source_ip": event.source_ip,
-        "prev_hash": event.prev_hash,
-    }
+    return canonical_values({name: getattr(event, name) for name in HASHED})
+
+
+def _serialised(fields: dict) -> bytes:
+    # registry/checkpoint_verifier.py restates this (it runs without Django); a test keeps them equal.
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def canonical(event: AuditEvent) -> bytes:
-    # registry/checkpoint_verifier.py restates this (it runs without Django); a test keeps them equal.
-    return json.dumps(
-        canonical_fields(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    return _serialised(canonical_fields(event))
 
 
 def digest(event: AuditEvent) -> str:
     return hashlib.sha256(canonical(event)).hexdigest()
+
+
+def digest_of(values: dict) -> str:
+    """digest() from an event's values of HASHED, without a model instance (the chain check's loop)."""
+    return hashlib.sha256(_serialised(canonical_values(values))).hexdigest()
 
 
 def subject_label(subject: models.Model) -> str:
@@ -222,24 +238,110 @@ def events_in_order(chunk_size: int = 5000) -> Iterator[AuditEvent]:
         yield AuditEvent(**dict(zip(FIELDS, row, strict=True)))
 
 
-def verify_chain(chunk_size: int = 5000) -> Iterator[int | Break]:
+@dataclass
+class _Walk:
+    """The state of a walk along the chain: the seq and previous hash the next event must have."""
+
+    expected_seq: int
+    expected_prev: str | None  # None: the walk starts inside the chain; its first link is checked later
+    first_prev: str | None = None
+    checked: int = 0
+    broken: Break | None = None
+
+
+def _walk(walk: _Walk, *, chunk_size: int, last: int | None = None) -> Iterator[int]:
+    """Check the events from walk.expected_seq (to `last`), in bounded memory; yields each checked seq and
+    stops at the first break (walk.broken). It hashes the rows' values as the database gives them back,
+    without an AuditEvent per row (a third of the time of a two-million-event check)."""
+    events = AuditEvent.objects.filter(seq__gte=walk.expected_seq).order_by("seq")
+    if last is not None:
+        events = events.filter(seq__lte=last)
+    for *row, stored in events.values_list(*HASHED, "hash").iterator(chunk_size=chunk_size):
+        values = dict(zip(HASHED, row, strict=True))
+        seq, prev = values["seq"], values["prev_hash"]
+        if seq != walk.expected_seq:
+            walk.broken = Break(
+                walk.expected_seq, f"event #{walk.expected_seq} is missing (next found: #{seq})"
+            )
+            return
+        if walk.checked == 0:
+            walk.first_prev = prev
+        if walk.expected_prev is not None and prev != walk.expected_prev:
+            walk.broken = Break(seq, f"event #{seq} does not follow the previous event's hash")
+            return
+        if digest_of(values) != stored:
+            walk.broken = Break(seq, f"event #{seq} was altered: its content no longer matches its hash")
+            return
+        walk.expected_prev, walk.expected_seq, walk.checked = stored, seq + 1, walk.checked + 1
+        yield seq
+    if last is not None and walk.expected_seq <= last:
+        walk.broken = Break(walk.expected_seq, f"event #{walk.expected_seq} is missing")
+
+
+def _walk_part(bounds: tuple[int, int, int]) -> _Walk:
+    first, last, chunk_size = bounds
+    walk = _Walk(expected_seq=first, expected_prev=None)
+    for _seq in _walk(walk, chunk_size=chunk_size, last=last):
+        pass
+    return walk
+
+
+PART_AT_LEAST = 50_000  # events per process, below which one walk is quicker
+
+
+def _walk_in_parts(parts: int, chunk_size: int) -> Iterator[int | Break]:
+    """The walk split by seq over `parts` processes (forked, one connection each); the links between the
+    parts are checked here. Same outcome as one walk: each checked seq, or the first break."""
+    import multiprocessing
+
+    from django.db import connections
+
+    last = AuditEvent.objects.aggregate(last=models.Max("seq"))["last"] or 0
+    if last < PART_AT_LEAST * parts:  # not worth the processes: one walk
+        yield from verify_chain(chunk_size)
+        return
+    size = -(-last // parts)
+    bounds = [(first, min(first + size - 1, last), chunk_size) for first in range(1, last + 1, size)]
+    connections.close_all()  # each process opens its own
+    with multiprocessing.get_context("fork").Pool(len(bounds)) as pool:
+        walks = pool.map(_walk_part, bounds)
+    walk = _Walk(expected_seq=1, expected_prev=GENESIS)
+    for (first, _last, _chunk), part in zip(bounds, walks, strict=True):
+        if part.checked and part.first_prev != walk.expected_prev:
+            yield Break(first, f"event #{first} does not follow the previous event's hash")
+            return
+        yield from range(first, first + part.checked)
+        if part.broken:
+            yield part.broken
+            return
+        walk.expected_seq, walk.expected_prev = part.expected_seq, part.expected_prev
+    # What follows `last` (written meanwhile) is walked here.
+    yield from _walk(walk, chunk_size=chunk_size)
+    if walk.broken:
+        yield walk.broken
+        return
+    yield from _head_problems(walk)
+
+
+def verify_chain(chunk_size: int = 5000, parts: int = 1) -> Iterator[int | Break]:
     """Walk the chain in order, in bounded memory. Yields each checked seq, or the first Break and stops.
+    With `parts` > 1, the chain is split over as many processes (verify_audit on a long chain).
 
     Inside the database alone, a tail deleted with the head moved back, or an emptied table with the
     head reset, look like a shorter history: registry.checkpoints compares with signed checkpoints."""
-    expected_prev, expected_seq = GENESIS, 1
-    for event in events_in_order(chunk_size):
-        if event.seq != expected_seq:
-            yield Break(expected_seq, f"event #{expected_seq} is missing (next found: #{event.seq})")
-            return
-        if event.prev_hash != expected_prev:
-            yield Break(event.seq, f"event #{event.seq} does not follow the previous event's hash")
-            return
-        if digest(event) != event.hash:
-            yield Break(event.seq, f"event #{event.seq} was altered: its content no longer matches its hash")
-            return
-        expected_prev, expected_seq = event.hash, expected_seq + 1
-        yield event.seq
+    if parts > 1:
+        yield from _walk_in_parts(parts, chunk_size)
+        return
+    walk = _Walk(expected_seq=1, expected_prev=GENESIS)
+    yield from _walk(walk, chunk_size=chunk_size)
+    if walk.broken:
+        yield walk.broken
+        return
+    yield from _head_problems(walk)
+
+
+def _head_problems(walk: _Walk) -> Iterator[Break]:
+    expected_seq, expected_prev = walk.expected_seq, walk.expected_prev
     head = AuditChainHead.objects.filter(id=1).first()
     if head is None and expected_seq > 1:
         yield Break(expected_seq - 1, "the chain's head row is missing", "head")

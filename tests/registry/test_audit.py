@@ -202,3 +202,63 @@ def test_bureau_role_changes_in_the_admin_are_audited(rf):
     model_admin.save_model(request, target, Form, change=True)  # nothing changes: nothing recorded
     model_admin.save_related(request, Form, [], change=True)
     assert AuditEvent.objects.filter(action="user.roles_changed").count() == 1
+
+
+# --- The chain walked in parts, by several processes (verify_audit on a long chain) -------------------
+
+
+@pytest.fixture
+def split_small_chains(monkeypatch):
+    monkeypatch.setattr(audit, "PART_AT_LEAST", 2)  # a chain of 12 events is walked in 3 parts of 4
+
+
+def outcomes(parts: int) -> tuple[list[int], list[audit.Break]]:
+    found = list(audit.verify_chain(parts=parts))
+    return [o for o in found if isinstance(o, int)], [o for o in found if isinstance(o, audit.Break)]
+
+
+def tamper(sql: str, params) -> None:
+    with transaction.atomic():
+        _behind_the_triggers_back(sql, params)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_chain_walked_in_parts_checks_what_one_walk_checks(split_small_chains):
+    events = record_some(12)
+    assert outcomes(3) == outcomes(1) == ([e.seq for e in events], [])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("change", "index", "reason"),
+    [
+        ("UPDATE registry_auditevent SET comment = 'forged' WHERE id = %s", 6, "altered"),
+        ("DELETE FROM registry_auditevent WHERE id = %s", 4, "missing"),  # the first of the second part
+        ("DELETE FROM registry_auditevent WHERE id = %s", 11, "head says"),  # the tail, the head not moved
+    ],
+)
+def test_a_break_in_any_part_is_found_as_one_walk_finds_it(split_small_chains, change, index, reason):
+    events = record_some(12)
+    tamper(change, [events[index].pk])
+    checked, breaks = outcomes(3)
+    assert (checked, breaks) == outcomes(1)
+    assert len(breaks) == 1 and reason in breaks[0].reason
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_link_rewritten_where_two_parts_meet_is_found(split_small_chains):
+    """The first event of the second part is rewritten to follow another hash, with its own hash made
+    to match: each part is consistent in itself; only the link between them tells."""
+    events = record_some(12)
+    forged = AuditEvent.objects.get(pk=events[4].pk)
+    forged.prev_hash = "f" * 64
+    tamper(
+        "UPDATE registry_auditevent SET prev_hash = %s, hash = %s WHERE id = %s",
+        [forged.prev_hash, audit.digest(forged), forged.pk],
+    )
+    checked, breaks = outcomes(3)
+    assert (checked, breaks) == outcomes(1)
+    assert breaks[0].seq == events[4].seq and "does not follow" in breaks[0].reason
