@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN_PACKAGES := libharfbuzz-subset0 fonts-noto-cjk gettext
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium wrk
 # One test process per core; each has its own test database (test_carbon_registry_gw0, _gw1).
 TEST_WORKERS ?= 2
 STRICT := $(if $(filter true,$(CI)),--strict,)
@@ -66,6 +66,14 @@ beat: $(STAMP)
 clean:
 	rm -rf $(VENV) var
 
+# One command, one run, one report (issue 15; docs/performance.md, "`make bench`"): fills its own database
+# with generate_load unless it holds that scale, then the pages under wrk, worker memory, a registration,
+# retirements and the verifications; JSON in bench/results/. BENCH_ARGS="--quick" tries it small.
+.PHONY: bench
+bench: $(STAMP)
+	@.ci/system-packages wrk
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_all REDIS_URL=redis://127.0.0.1:6379/10 $(PY) -m bench.run $(BENCH_ARGS)
+
 bench-queue: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench $(PY) -m bench.queue_pages
 
@@ -73,7 +81,7 @@ bench-public: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_public $(PY) -m bench.public_load
 
 bench-registration: $(STAMP)
-	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_reg REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.registration
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_reg REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.registration $(BENCH_ARGS)
 
 bench-retirements: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_ret REDIS_URL=redis://127.0.0.1:6379/12 $(PY) -m bench.retirements

@@ -5,16 +5,18 @@ import sys
 from datetime import date
 
 
-def bench_database(suffix: str) -> dict:
-    """The default database's settings; exits unless it is a PostgreSQL database named *<suffix>."""
+def bench_database(suffix: str | tuple[str, ...]) -> dict:
+    """The default database's settings; exits unless it is a PostgreSQL database named *<suffix> (or
+    one of the suffixes)."""
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     name = str(db.get("NAME") or "")
-    if "postgresql" not in db["ENGINE"] or not name.endswith(suffix):
+    suffixes = (suffix,) if isinstance(suffix, str) else suffix
+    if "postgresql" not in db["ENGINE"] or not name.endswith(suffixes):
         sys.exit(
             f"Refusing to run: the database is {db['ENGINE']} {name!r}. This benchmark fills and truncates "
-            f"tables; set DATABASE_URL to a PostgreSQL database whose name ends in {suffix!r}."
+            f"tables; set DATABASE_URL to a PostgreSQL database whose name ends in {' or '.join(suffixes)}."
         )
     return db
 

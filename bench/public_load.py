@@ -1,9 +1,9 @@
-"""Load benchmark of the public pages: registry search, a project page and the verification page.
+"""Load benchmark of the public pages: every list, filter, sort, search and page of the public registry, a
+project page, the notices, the retirements and the verification page.
 
-The claim measured: with 100,000 filed projects in PostgreSQL, the public registry search (pg_trgm
-indexes, offsets/migrations/0003_trigram_search.py), a project page and the verification page serve
-concurrent visitors over the loopback at a rate and a p95 comparable to a bare Django view measured in
-the same run, with and without the 60-second page cache (cache_page) answering.
+The claim measured (issue 15): with 100,000 filed projects in PostgreSQL, each public page, uncached and
+with distinct queries, serves concurrent visitors over the loopback at a rate and a p95 comparable to a
+bare Django view measured in the same run; page 1 and the last page cost alike.
 
 What it does, on a database of its own whose name must end in `_bench_public`:
 
@@ -11,20 +11,22 @@ What it does, on a database of its own whose name must end in `_bench_public`:
 2. fills it, if it holds fewer filed projects than asked, with deterministic data (random.Random(42))
    made with bulk_create (bench data: no validation, no workflow): enterprises and households (Chinese
    names), one methodology, N filed projects WH-PV-000001… whose Chinese titles are built from a
-   vocabulary so that a middle part such as "循环产业" matches about 0.7 % of them, and for 2,000 of
-   them an approved declaration, an issuance of phase 2023P01 (registered), one held serial block and
+   vocabulary so that a middle part such as "循环产业" matches about 0.7 % of them, and for every 50th
+   of them an approved declaration, an issuance of phase 2023P01 (registered), one held serial block and
    a registration certificate (WHCER-C-2023-000001…); then VACUUM ANALYZE;
 3. requests one URL of each kind in-process (django.test.Client) to check it answers 200 and to count
-   its SQL queries, and runs EXPLAIN (ANALYZE, BUFFERS) on the search's page and count queries;
+   its SQL queries, and runs EXPLAIN (ANALYZE, BUFFERS) on each SELECT of ten registry pages (searches
+   of 4, 2 and 1 characters, last pages, the filing-date order, the credit filters);
 4. starts gunicorn (config.wsgi, DJANGO_SETTINGS_MODULE=bench.settings_public, --workers 2
    --threads 4) on a free port of 127.0.0.1, and waits until /bench/bare/ answers;
-5. for each endpoint in turn, --concurrency threads, each with its own keep-alive HTTP connection,
-   request its URLs for --warmup seconds (not counted) and then for --seconds (hard cap --max-requests
-   requests per endpoint), with Accept-Language: zh-CN: the bare view; the search with 20 fixed URLs
-   (cached after their first request) and with a unique `_=` parameter per request (cache_page keys on
-   the full URL, so none is cached); a project page over 50 fixed URLs, over the 2,000 fixed URLs of
-   the projects with credits, and with a unique parameter; the verification page (never cached) over
-   certificate numbers, serials and unit numbers;
+5. for each endpoint in turn (`endpoints()`; `--only WORD…` picks some), requests its URLs for --warmup
+   seconds (not counted) and then for --seconds, with Accept-Language: zh-CN, from `wrk` (Debian package
+   `wrk`, `.ci/system-packages wrk`; --client wrk, the default when it is installed: --concurrency
+   connections over --wrk-threads threads, a Lua script walking the endpoint's URLs) or from Python
+   threads (--client python, one keep-alive connection each, at most --max-requests requests). Every
+   endpoint but the bare view, the cached ones and verify adds a unique `_=` parameter per request
+   (cache_page keys on the full URL, so none is cached). The machine's load average is recorded with
+   each row: the machine may be shared;
 6. stops gunicorn (also on error) and prints Markdown tables (nothing is written to the repository).
 
 Only 127.0.0.1 is contacted; every load loop ends by itself after its time or its request count.
@@ -42,6 +44,7 @@ import math
 import os
 import random
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -59,6 +62,7 @@ from bench import common
 from bench.common import bench_methodology, ensure_database
 
 BENCH_SUFFIX = "_bench_public"
+KINDS = ["certificate", "serial", "unit"]
 SETTINGS = "bench.settings_public"
 ENTERPRISES = 1_200
 HOUSEHOLDS = 300
@@ -366,11 +370,16 @@ def fill(target: int) -> None:
 @dataclass
 class Targets:
     codes: list[str]  # the projects with credits
+    others: list[str]  # projects without credits
     verify: list[str]  # certificate numbers, serials and unit numbers, interleaved
+    code_keys: list[str]  # keyset keys ("code~id") of projects spread over the whole list
+    filed_keys: list[str]  # the same for the filing-date order ("filed_at~id")
+    phases: list[str]
 
 
 def targets(rng: random.Random) -> Targets:
-    from offsets.models import Certificate, Issuance
+    from offsets.models import Certificate, Issuance, IssuancePhase
+    from projects.models import Project, Stage
 
     issuances = list(
         Issuance.objects.select_related("project")
@@ -384,40 +393,99 @@ def targets(rng: random.Random) -> Targets:
     for _k in range(600):
         _code, serial, first, last = issuances[rng.randrange(len(issuances))]
         verify += [numbers[rng.randrange(len(numbers))], serial, str(rng.randint(first, last))]
-    return Targets(codes=[row[0] for row in issuances], verify=verify)
+    filed = list(
+        Project.objects.filter(stage=Stage.APPROVED, code__isnull=False).values_list("pk", "code", "filed_at")
+    )
+    sample = rng.sample(filed, min(len(filed), 1_000))
+    credited = {row[0] for row in issuances}
+    return Targets(
+        codes=[row[0] for row in issuances],
+        others=[code for _pk, code, _filed in sample if code not in credited],
+        verify=verify,
+        code_keys=[f"{code}~{pk}" for pk, code, _filed in sample],
+        filed_keys=[f"{filed_at.isoformat()}~{pk}" for pk, _code, filed_at in sample],
+        phases=list(IssuancePhase.objects.public().values_list("code", flat=True)),
+    )
 
 
-def endpoints(t: Targets, nonce: str) -> list[tuple[str, str, object]]:
-    """(name, what, path of the k-th request)."""
+# Searches for short words: a trigram index cannot serve them (a two-character word has no trigram
+# inside it), so these measure the bigram index of ADR 0014.
+TWO_CHARACTER_WORDS = words("光伏 江岸 屋顶 循环 物流 华远 园区 车棚 节能 户用 汉阳 楚天 仓库 食品 航空 柏泉")
+ONE_CHARACTER_WORDS = words("光 汉 园 库 棚 村 循 能 楚 航 号 柏")
+
+
+@dataclass
+class Endpoint:
+    name: str
+    what: str
+    paths: list[str]
+    unique: bool = True  # each request gets its own `_=` parameter, so no page cache answers it
+
+    def path_of(self, k: int, nonce: str) -> str:
+        path = self.paths[k % len(self.paths)]
+        if not self.unique:
+            return path
+        return f"{path}{'&' if '?' in path else '?'}_={nonce}{k}"
+
+
+def endpoints(
+    t: Targets, *, queries=QUERIES, two=TWO_CHARACTER_WORDS, one=ONE_CHARACTER_WORDS
+) -> list[Endpoint]:
+    """What is requested: every list, filter, sort, search and page of the public registry, uncached.
+    The search words are this script's vocabulary unless given (bench/run.py takes them from its data)."""
     hot = t.codes[:: max(1, len(t.codes) // HOT_PROJECTS)][:HOT_PROJECTS]
-    search = [f"/registry/?q={quote(q)}" for q in QUERIES]
+    search = [f"/registry/?q={quote(q)}" for q in queries]
+    two = [f"/registry/?q={quote(q)}" for q in two]
+    one = [f"/registry/?q={quote(q)}" for q in one]
+    after = [f"/registry/?after={quote(k, safe='')}" for k in t.code_keys]
+    filed_after = [f"/registry/?sort=-filed_at&after={quote(k, safe='')}" for k in t.filed_keys]
+    districts = ["jiangan", "jianghan", "qiaokou", "hanyang", "wuchang", "qingshan", "hongshan"]
     return [
-        ("bare view", "`/bench/bare/`", lambda k: "/bench/bare/"),
-        ("search, cached", f"{len(search)} fixed URLs `/registry/?q=…`", lambda k: search[k % len(search)]),
-        (
-            "search, uncached",
-            "the same + unique `&_=`",
-            lambda k: f"{search[k % len(search)]}&_={nonce}{k}",
+        Endpoint("bare view", "`/bench/bare/`", ["/bench/bare/"], unique=False),
+        Endpoint("search, cached", f"{len(search)} fixed URLs `/registry/?q=…`", search, unique=False),
+        Endpoint("list, page 1", "`/registry/`", ["/registry/"]),
+        Endpoint("list, a page anywhere", f"{len(after)} `?after=` keys", after),
+        Endpoint("list, last page", "`/registry/?page=last`", ["/registry/?page=last"]),
+        Endpoint("by filing date, page 1", "`?sort=-filed_at`", ["/registry/?sort=-filed_at"]),
+        Endpoint("by filing date, a page anywhere", f"{len(filed_after)} keys", filed_after),
+        Endpoint(
+            "by filing date, last page",
+            "`?sort=-filed_at&page=last`",
+            ["/registry/?sort=-filed_at&page=last"],
         ),
-        (
-            "project page, cached",
-            f"{len(hot)} fixed URLs `/registry/<code>/`",
-            lambda k: f"/registry/{hot[k % len(hot)]}/",
+        Endpoint("credited", "`?status=credited`", ["/registry/?status=credited"]),
+        Endpoint(
+            "credited, last page", "`?status=credited&page=last`", ["/registry/?status=credited&page=last"]
         ),
-        (
-            "project page, fixed URLs",
-            f"{len(t.codes):,} fixed URLs",
-            lambda k: f"/registry/{t.codes[(k * 7919) % len(t.codes)]}/",
+        Endpoint("no credits yet", "`?status=filed`", ["/registry/?status=filed"]),
+        Endpoint("district", f"{len(districts)} districts", [f"/registry/?district={d}" for d in districts]),
+        Endpoint("vintage", "`?vintage=2022`", [f"/registry/?vintage={VINTAGE}"]),
+        Endpoint("search, 4-character words", f"{len(search)} words", search),
+        Endpoint("search, 2-character words", f"{len(two)} words", two),
+        Endpoint("search, 2-character, last page", f"{len(two)} words", [f"{p}&page=last" for p in two]),
+        Endpoint("search, 1-character words", f"{len(one)} words", one),
+        Endpoint(
+            "search + credited + by filing date",
+            f"{len(two)} words",
+            [f"{p}&status=credited&sort=-filed_at" for p in two],
         ),
-        (
-            "project page, uncached",
-            f"{len(t.codes):,} codes + unique `?_=`",
-            lambda k: f"/registry/{t.codes[(k * 7919) % len(t.codes)]}/?_={nonce}{k}",
+        Endpoint(
+            "project page, cached", f"{len(hot)} fixed URLs", [f"/registry/{c}/" for c in hot], unique=False
         ),
-        (
+        Endpoint(
+            "project page, with credits", f"{len(t.codes):,} codes", [f"/registry/{c}/" for c in t.codes]
+        ),
+        Endpoint(
+            "project page, no credits", f"{len(t.others):,} codes", [f"/registry/{c}/" for c in t.others]
+        ),
+        Endpoint("notices", "`/notices/`", ["/notices/"]),
+        Endpoint("notice", f"{len(t.phases)} phases", [f"/notices/{code}/" for code in t.phases]),
+        Endpoint("retirements", "`/retirements/`", ["/retirements/"]),
+        Endpoint(
             "verify (never cached)",
-            "`/verify/?q=` certificate, serial, unit",
-            lambda k: f"/verify/?q={quote(t.verify[k % len(t.verify)])}",
+            "certificate, serial, unit",
+            [f"/verify/?q={quote(q)}" for q in t.verify],
+            unique=False,
         ),
     ]
 
@@ -443,9 +511,9 @@ def check_in_process(pages: list[tuple[str, str]]) -> list[list]:
     return rows
 
 
-def search_plans(query: str) -> tuple[str, int, list[tuple[str, str, str]]]:
-    """The registry search's queries captured from one in-process request, with their EXPLAIN ANALYZE:
-    (the results line, rows shown, [(role, sql, plan)])."""
+def query_plans(path: str) -> list[tuple[str, float, str]]:
+    """The SELECTs of one in-process request of `path`, each with its EXPLAIN (ANALYZE, BUFFERS):
+    [(sql, execution ms, plan)], slowest first."""
     from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -453,22 +521,18 @@ def search_plans(query: str) -> tuple[str, int, list[tuple[str, str, str]]]:
     client = Client(HTTP_HOST="127.0.0.1", headers={"accept-language": HEADERS["Accept-Language"]})
     reset_queries()
     with CaptureQueriesContext(connection) as context:
-        response = client.get(f"/registry/?q={quote(query)}&_=explain{time.time_ns()}")
-    html = response.content.decode()
-    total = html.split('<p class="text-secondary">', 1)[-1].split("</p>", 1)[0].strip()
-    body = html.split("<tbody>", 1)[-1].split("</tbody>", 1)[0]
-    shown = 0 if "colspan=" in body else body.count("<tr>")
+        client.get(f"{path}{'&' if '?' in path else '?'}_=explain{time.time_ns()}")
     plans = []
     for captured in context.captured_queries:
         sql = captured["sql"]
-        if "LIKE" not in sql:
+        if not sql.lstrip().upper().startswith("SELECT") or "django_session" in sql:
             continue
-        role = "count" if sql.lstrip().upper().startswith("SELECT COUNT") else "page"
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
-        plans.append((role, sql, plan))
-    return total, shown, plans
+        executed = float(plan.rsplit("Execution Time: ", 1)[-1].split()[0]) if "Execution Time" in plan else 0
+        plans.append((sql, executed, plan))
+    return sorted(plans, key=lambda row: -row[1])
 
 
 def trigram_rows(query: str) -> tuple[int, int]:
@@ -588,6 +652,13 @@ class Stats:
     statuses: dict
     machine_cpu: float  # % of all cores busy
     client_cpu: float  # % of one core used by this process (the load generator)
+    percentiles: tuple[float, float, float] | None = None  # (p50, p95, p99) ms, when wrk measured
+    load: float = float("nan")  # the machine's 1-minute load average around the run
+
+    def quantile(self, q: float) -> float:
+        if self.percentiles:
+            return self.percentiles[{0.5: 0, 0.95: 1, 0.99: 2}[q]]
+        return statistics.median(self.latencies) if q == 0.5 else percentile(self.latencies, q)
 
     @property
     def rate(self) -> float:
@@ -650,10 +721,22 @@ def load(port: int, path_of, *, seconds: float, concurrency: int, max_requests: 
     return {"latencies": latencies, "statuses": statuses, "seconds": elapsed}
 
 
-def measure(server: Server, name: str, what: str, path_of, args) -> Stats:
+def measure(server: Server, endpoint: Endpoint, nonce: str, args) -> Stats:
+    name, what = endpoint.name, endpoint.what
     print(f"  {name}: {args.warmup:g} s warm-up, {args.seconds:g} s measured…", flush=True)
-    load(server.port, path_of, seconds=args.warmup, concurrency=args.concurrency, max_requests=10**9)
+
+    def path_of(k: int) -> str:
+        return endpoint.path_of(k, nonce)
+
+    load(
+        server.port,
+        lambda k: endpoint.path_of(k, f"w{nonce}"),
+        seconds=args.warmup,
+        concurrency=args.concurrency,
+        max_requests=10**9,
+    )
     busy0, total0 = cpu_ticks()
+    load1 = os.getloadavg()[0]
     usage0 = resource.getrusage(resource.RUSAGE_SELF)
     run = load(
         server.port,
@@ -676,6 +759,101 @@ def measure(server: Server, name: str, what: str, path_of, args) -> Stats:
         statuses=run["statuses"],
         machine_cpu=100 * (busy1 - busy0) / max(total1 - total0, 1),
         client_cpu=100 * client,
+        load=(load1 + os.getloadavg()[0]) / 2,
+    )
+
+
+# wrk: each connection walks the endpoint's URLs in turn (paths file), adding a unique `_=` when asked;
+# done() prints one line the script parses. Latencies are wrk's own (microseconds).
+WRK_SCRIPT = r"""
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  paths = {}
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  unique, nonce, nthreads, counter = args[2] == "unique", args[3], tonumber(args[4]), 0
+  wrk.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+  wrk.headers["User-Agent"] = "bench-public-load (wrk)"
+end
+function request()
+  local k = counter * nthreads + id
+  counter = counter + 1
+  local path = paths[k % #paths + 1]
+  if unique then
+    path = path .. (string.find(path, "?", 1, true) and "&" or "?") .. "_=" .. nonce .. k
+  end
+  return wrk.format("GET", path)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %.3f %.3f %.3f\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def run_wrk(
+    port: int, endpoint: Endpoint, nonce: str, *, seconds: float, connections: int, threads: int
+) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-public-wrk-") as folder:
+        script, paths = os.path.join(folder, "walk.lua"), os.path.join(folder, "paths.txt")
+        with open(script, "w") as out:
+            out.write(WRK_SCRIPT)
+        with open(paths, "w") as out:
+            out.write("\n".join(endpoint.paths) + "\n")
+        command = [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "30s",
+        ]
+        command += ["-s", script, f"http://127.0.0.1:{port}", "--", paths]
+        command += ["unique" if endpoint.unique else "fixed", nonce, str(threads)]
+        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
+    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
+    if line is None:
+        sys.exit(f"wrk printed no result:\n{output}")
+    requests, duration, bad_status, socket_errors, p50, p95, p99 = line.split()[1:]
+    return {
+        "requests": int(requests),
+        "seconds": int(duration) / 1e6,
+        "errors": int(bad_status) + int(socket_errors),
+        "p50": float(p50),
+        "p95": float(p95),
+        "p99": float(p99),
+    }
+
+
+def measure_wrk(server: Server, endpoint: Endpoint, nonce: str, args) -> "Stats":
+    print(f"  {endpoint.name}: {args.warmup:g} s warm-up, {args.seconds:g} s measured (wrk)…", flush=True)
+    options = {"connections": args.concurrency, "threads": args.wrk_threads}
+    if args.warmup:
+        run_wrk(server.port, endpoint, f"w{nonce}", seconds=args.warmup, **options)
+    busy0, total0 = cpu_ticks()
+    load1 = os.getloadavg()[0]
+    run = run_wrk(server.port, endpoint, nonce, seconds=args.seconds, **options)
+    busy1, total1 = cpu_ticks()
+    return Stats(
+        name=endpoint.name,
+        what=endpoint.what,
+        requests=run["requests"],
+        errors=run["errors"],
+        seconds=run["seconds"],
+        latencies=[],
+        statuses={},
+        machine_cpu=100 * (busy1 - busy0) / max(total1 - total0, 1),
+        client_cpu=float("nan"),
+        percentiles=(run["p50"], run["p95"], run["p99"]),
+        load=(load1 + os.getloadavg()[0]) / 2,
     )
 
 
@@ -703,6 +881,7 @@ def report(stats: list[Stats]) -> str:
             "p99 ms",
             "CPU busy (2 cores) %",
             "load generator CPU %",
+            "load average",
         ],
         [
             [
@@ -714,11 +893,12 @@ def report(stats: list[Stats]) -> str:
                 else f"{s.errors} ({', '.join(f'{k}: {v}' for k, v in s.statuses.items() if k != 200)})",
                 f"{s.rate:,.0f}",
                 f"{s.rate / bare:.2f}",
-                f"{statistics.median(s.latencies):.1f}" if s.latencies else "—",
-                f"{percentile(s.latencies, 0.95):.1f}",
-                f"{percentile(s.latencies, 0.99):.1f}",
+                f"{s.quantile(0.5):.1f}",
+                f"{s.quantile(0.95):.1f}",
+                f"{s.quantile(0.99):.1f}",
                 f"{s.machine_cpu:.0f}",
-                f"{s.client_cpu:.0f}",
+                "—" if math.isnan(s.client_cpu) else f"{s.client_cpu:.0f}",
+                f"{s.load:.1f}",
             ]
             for s in stats
         ],
@@ -743,6 +923,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per endpoint (200000)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (2)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (4)")
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian package; the default when installed) or Python threads",
+    )
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
+    parser.add_argument("--only", nargs="*", help="measure only endpoints whose name contains one of these")
     args = parser.parse_args(argv)
     if not (0 < args.seconds <= 300 and 0 <= args.warmup <= 60 and 0 < args.concurrency <= 256):
         sys.exit("--seconds in (0, 300], --warmup in [0, 60], --concurrency in (0, 256].")
@@ -765,7 +953,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(7)
     t = targets(rng)
     nonce = f"{time.time_ns() % 10**9}-"
-    chosen = endpoints(t, nonce)
+    chosen = [e for e in endpoints(t) if not args.only or any(word in e.name for word in args.only)]
     cache = settings.CACHES["default"]
     max_entries = cache.get("OPTIONS", {}).get("MAX_ENTRIES", 300)  # Django's default is 300
     print(
@@ -780,7 +968,7 @@ def main(argv: list[str] | None = None) -> None:
             ["query", "titles containing it", "share", "trigrams"],
             [
                 [q, f"{n:,}", f"{100 * n / max(args.projects, 1):.2f} %", trgm]
-                for q in QUERIES[:5]
+                for q in [*QUERIES[:3], *TWO_CHARACTER_WORDS[:3], *ONE_CHARACTER_WORDS[:2]]
                 for n, trgm in [trigram_rows(q)]
             ],
         )
@@ -791,25 +979,44 @@ def main(argv: list[str] | None = None) -> None:
         table(
             ["endpoint", "path", "status", "bytes", "SQL queries"],
             check_in_process(
-                [(name, path_of(1)) for name, _what, path_of in chosen if name.endswith(("view", "uncached"))]
-                + [
-                    (f"verify, {kind}", chosen[-1][2](k))
-                    for k, kind in enumerate(["certificate", "serial", "unit"])
-                ]
+                [(e.name, e.path_of(1, nonce)) for e in chosen if e.unique or e.name == "bare view"]
+                + [(f"verify, {kind}", f"/verify/?q={quote(t.verify[k])}") for k, kind in enumerate(KINDS)]
             ),
         )
     )
 
-    total, shown, plans = search_plans(QUERIES[0])
-    print(f"\n### EXPLAIN (ANALYZE, BUFFERS) of the search for {QUERIES[0]!r} ({total}; {shown} rows shown)")
-    for role, sql, plan in plans:
-        used = "project_title_trgm_idx" in plan or "trgm" in plan
-        print(f"\n#### {role} query: trigram index {'USED' if used else 'NOT used'}\n")
-        print(f"```sql\n{sql}\n```\n\n```\n{plan_head(plan)}\n```")
+    print("\n### SQL per page: EXPLAIN (ANALYZE, BUFFERS) of each SELECT, in-process\n")
+    explained = [
+        ("search, 4 characters", f"/registry/?q={quote(QUERIES[0])}"),
+        ("search, 2 characters", f"/registry/?q={quote(TWO_CHARACTER_WORDS[0])}"),
+        ("search, 2 characters, rare", f"/registry/?q={quote(TWO_CHARACTER_WORDS[-1])}"),
+        ("search, 1 character", f"/registry/?q={quote(ONE_CHARACTER_WORDS[-1])}"),
+        ("list, last page", "/registry/?page=last"),
+        ("by filing date", "/registry/?sort=-filed_at"),
+        ("by filing date, last page", "/registry/?sort=-filed_at&page=last"),
+        ("credited", "/registry/?status=credited"),
+        ("credited, last page", "/registry/?status=credited&page=last"),
+        ("vintage", f"/registry/?vintage={VINTAGE}"),
+    ]
+    slowest = []
+    rows = []
+    for name, path in explained:
+        plans = query_plans(path)
+        rows.append([name, f"`{path}`", len(plans), f"{sum(ms for _sql, ms, _plan in plans):.1f}"])
+        if plans:
+            slowest.append((name, *plans[0]))
+    print(table(["page", "path", "SELECTs", "SQL execution ms (sum)"], rows))
+    for name, sql, ms, plan in slowest:
+        print(
+            f"\n#### {name}: its slowest SELECT, {ms:.1f} ms\n\n```sql\n{sql}\n```\n"
+            f"\n```\n{plan_head(plan)}\n```"
+        )
 
     print(
         f"\nLoad: gunicorn --workers {args.workers} --threads {args.threads} on 127.0.0.1; "
-        f"{args.concurrency} client threads (keep-alive); per endpoint {args.warmup:g} s warm-up then "
+        f"{args.client}: {args.concurrency} keep-alive connections"
+        f"{f' over {args.wrk_threads} threads' if args.client == 'wrk' else ''}; "
+        f"per endpoint {args.warmup:g} s warm-up then "
         f"{args.seconds:g} s (at most {args.max_requests:,} requests).",
         flush=True,
     )
@@ -818,8 +1025,11 @@ def main(argv: list[str] | None = None) -> None:
     stats = []
     try:
         server.wait_ready()
-        for name, what, path_of in chosen:
-            stats.append(measure(server, name, what, path_of, args))
+        for endpoint in chosen:
+            if args.client == "wrk":
+                stats.append(measure_wrk(server, endpoint, nonce, args))
+            else:
+                stats.append(measure(server, endpoint, nonce, args))
     finally:
         log = server.output()
         server.stop()

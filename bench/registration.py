@@ -26,7 +26,8 @@ What it does, on a database of its own whose name must end in `_bench_reg`:
 6. polls the database until every registration certificate has its file, every owner's e-mail
    delivery of the "credits.issued" events is sent and the announcement has its PDF (--timeout);
    checks that each certificate file exists exactly once (one file per number, its SHA-256 as
-   recorded), counts the e-mails the worker wrote (the console backend) and runs verify_ledger;
+   recorded), counts the e-mails the worker wrote (registry.mail.MailFolderBackend: one .eml file each,
+   under the run's temporary directory, MAIL_FOLDER) and runs verify_ledger;
 7. stops the worker (also on error) and prints Markdown tables (nothing is written to the repository).
 
 Run it with `make bench-registration`, or:
@@ -70,8 +71,6 @@ APPROVER_EMAIL = "bench-approver@example.com"
 POLL_SECONDS = 0.25
 LOCK_PROBE_DELAY = 1.0  # seconds into register_phase when a second connection asks for the audit lock
 HEAD_LOCK = "SELECT registry_auditchainhead FOR UPDATE"  # its kind in the statement log
-# A line the console e-mail backend writes after every message; the worker logs it (stdout redirected).
-EMAIL_END = re.compile(r"WARNING/[^\]]+\] -{79}$")
 WORKER_ERROR = re.compile(r"^\[[^\]]*: (ERROR|CRITICAL)/")
 
 
@@ -281,8 +280,9 @@ def fill(declarations: int):
     return registrar, approver
 
 
-def closed_phase(registrar, approver):
-    """The phase, through the real services up to a closed notice; prints how long each step took."""
+def closed_phase(registrar, approver, *, code: str = PHASE_CODE, declarations: list | None = None):
+    """The phase (of every declaration unless given), through the real services up to a closed notice;
+    prints how long each step took."""
     from django.utils import timezone
 
     from offsets import issuing
@@ -299,10 +299,11 @@ def closed_phase(registrar, approver):
     phase = step(
         "create_phase",
         lambda: issuing.create_phase(
-            code=PHASE_CODE, title_zh="基准测试批次", title_en="Benchmark phase", by=registrar
+            code=code, title_zh="基准测试批次", title_en="Benchmark phase", by=registrar
         ),
     )
-    declarations = list(Declaration.objects.order_by("pk"))
+    if declarations is None:
+        declarations = list(Declaration.objects.order_by("pk"))
     added = step("add_to_phase", lambda: issuing.add_to_phase(phase, by=registrar, declarations=declarations))
     step("submit_phase", lambda: issuing.submit_phase(phase, by=registrar))
     step("approve_for_notice", lambda: issuing.approve_for_notice(phase, by=approver))
@@ -328,7 +329,7 @@ def closed_phase(registrar, approver):
 
 class Worker:
     """A `celery worker` subprocess on the benchmark's own queue; its stdout and stderr go to a log file
-    (the console e-mail backend writes there through Celery's redirected stdout)."""
+    (Celery's redirected stdout: the mail backend's one line per message, and any errors)."""
 
     def __init__(self, *, queue: str, concurrency: int, env: dict, log: Path):
         self.queue, self.log = queue, log
@@ -405,18 +406,21 @@ class Worker:
         self._log_handle.close()
 
 
-def scan_log(log: Path, offset: int) -> tuple[int, list[str]]:
-    """E-mails written and ERROR/CRITICAL log lines after `offset` bytes of the worker's log."""
-    emails, errors = 0, []
+def scan_log(log: Path, offset: int) -> list[str]:
+    """ERROR/CRITICAL log lines after `offset` bytes of the worker's log."""
+    errors = []
     with log.open("rb") as handle:
         handle.seek(offset)
         for raw in handle:
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            if EMAIL_END.search(line):
-                emails += 1
-            elif WORKER_ERROR.match(line):
+            if WORKER_ERROR.match(line):
                 errors.append(line[:300])
-    return emails, errors
+    return errors
+
+
+def kept_emails(folder: Path) -> int:
+    """The e-mails the worker's mail backend has kept so far, one .eml file each."""
+    return sum(1 for _ in folder.glob("*.eml")) if folder.is_dir() else 0
 
 
 # --- Registration --------------------------------------------------------------------------------
@@ -560,7 +564,11 @@ def wait_for_documents(phase, worker: Worker, *, expected_emails: int, committed
     from registry.models import AuditEvent, Delivery
 
     certificates = Certificate.objects.filter(kind=CertificateKind.REGISTRATION, issuance__phase=phase)
-    events = AuditEvent.objects.filter(action="credits.issued", subject_type="offsets.issuance")
+    # This phase's events only: a database used before (make bench) holds others' deliveries.
+    issued = [str(pk) for pk in phase.issuances.values_list("pk", flat=True)]
+    events = AuditEvent.objects.filter(
+        action="credits.issued", subject_type="offsets.issuance", subject_id__in=issued
+    )
     emails = Delivery.objects.filter(event__in=events, channel=Delivery.Channel.EMAIL, sent_at__isnull=False)
     announcement = Announcement.objects.filter(phase=phase)
     seen = {"certificates": None, "emails": None, "announcement": None}
@@ -749,12 +757,15 @@ def main(argv: list[str] | None = None) -> None:
     settings.DEBUG = False  # no query log in this process (CaptureQueriesContext counts the queries)
     registrar, approver = fill(args.declarations)
 
+    mail_folder = files_root / "mail"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "REDIS_URL": redis_url,
         "PRIVATE_FILES_ROOT": str(files_root),
+        # The worker's e-mails (registry.mail.MailFolderBackend) go to this run's directory, not var/mail/.
+        "MAIL_FOLDER": str(mail_folder),
     }
     log = files_root / "worker.log"
     worker = Worker(queue=queue, concurrency=args.concurrency, env=env, log=log)
@@ -770,6 +781,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(f"The worker made the notice PDF and is idle ({time.perf_counter() - started:.1f} s).")
         log_offset = log.stat().st_size
+        emails_before = kept_emails(mail_folder)
         load_before = os.getloadavg()[0]
 
         print("Registering…", flush=True)
@@ -795,7 +807,8 @@ def main(argv: list[str] | None = None) -> None:
         window = time.perf_counter() - result["committed"]
         load_after = os.getloadavg()[0]
         worker.wait_idle(app, redis, condition=lambda: True, timeout=120)
-        emails_written, errors = scan_log(log, log_offset)
+        errors = scan_log(log, log_offset)
+        emails_written = kept_emails(mail_folder) - emails_before
         ledger, ledger_ms = verify_ledger()
     except BaseException:
         print(f"\nThe worker's log and the files are kept in {files_root}.", file=sys.stderr)

@@ -142,6 +142,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # write lock at the start of every atomic block, so the second waits (up to `timeout` seconds) for the
     # first to commit, then finds the new state and is refused cleanly (ADR 0008).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+# A PostgreSQL streaming replica (docs/deployment.md, ADR 0015): anonymous visitors' reads of the public
+# pages go there; every write, every logged-in page and a browser's pages for REPLICA_PIN_SECONDS after it
+# sent a form stay on the primary. Unset: one database, no router.
+REPLICA_DATABASE_URL = env("REPLICA_DATABASE_URL")
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 30)
+if REPLICA_DATABASE_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        REPLICA_DATABASE_URL,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["registry.db_router.PrimaryReplicaRouter"]
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "registry.db_router.ReplicaReadsMiddleware"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "registry.User"
 
@@ -204,6 +220,8 @@ STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 # Uploaded documents live outside the static root and are never served by URL: a view checks
 # permission and streams them as attachments. The storage API makes an S3-compatible store a setting.
 PRIVATE_FILES_ROOT = Path(env("PRIVATE_FILES_ROOT", str(BASE_DIR / "var" / "files")))
+# The compact Chinese fonts of the PDFs, made by `manage.py build_pdf_fonts` (registry/pdf_fonts.py).
+PDF_FONT_DIR = Path(env("PDF_FONT_DIR", str(BASE_DIR / "var" / "fonts")))
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -290,6 +308,26 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis hands a task that a worker took and never acknowledged (the worker was killed: acks_late) back to the
+# queue only after this many seconds; kombu's default is an hour. It must exceed the longest job plus the
+# wait of the one task prefetched behind it: the longest, a 1,000-row announcement PDF, takes about 30 s
+# (docs/performance.md). A job that outlives it is handed to a second worker while it runs, which is harmless
+# (every job is idempotent) but doubles its work. Every worker looks for such tasks every 10 s (kombu's
+# interval, unthrottled here; the default scans one time in ten). The reconciliation below usually sends a
+# lost job again sooner; this also brings back tasks it does not know, such as a checkpoint.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+    "unacked_restore_throttle": 1,
+}
+# The queue this deployment's tasks go to and its workers read: two registries (or two test runs) sharing
+# one Redis database name their own.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
+# The reconciliation (registry/reconcile.py, every minute): what the database says a job owes (a certificate
+# without its file, an event's notification not delivered, a notice or announcement without its PDF) and has
+# owed for more than RECONCILE_AFTER_SECONDS, so as not to race the job itself, is sent again, at most
+# RECONCILE_BATCH of each kind a run.
+RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 60)
+RECONCILE_BATCH = env_int("RECONCILE_BATCH", 500)
 # The periodic jobs run by `make run` itself when there is no beat process (see `manage.py serve`).
 RUN_PERIODIC_IN_PROCESS = env_bool("RUN_PERIODIC_IN_PROCESS", not REDIS_URL)
 
@@ -315,7 +353,7 @@ else:
     MAILERS = {
         "default": {
             "BACKEND": "registry.mail.MailFolderBackend",
-            "OPTIONS": {"file_path": BASE_DIR / "var" / "mail"},
+            "OPTIONS": {"file_path": Path(env("MAIL_FOLDER", str(BASE_DIR / "var" / "mail")))},
         }
     }
 

@@ -9,6 +9,8 @@ import os
 os.environ.setdefault("DJANGO_DEBUG", "true")
 # The test run uses its own Redis database number; Redis-backed tests opt in through TEST_REDIS_URL.
 os.environ.pop("REDIS_URL", None)
+# One database: tests of the replica router set it up themselves (tests/registry/test_db_router.py).
+os.environ.pop("REPLICA_DATABASE_URL", None)
 # Tests decide DEBUG themselves; the embedded demo's development keys would hide a refused one.
 os.environ.pop("DJANGO_EMBEDDED_DEMO", None)
 

@@ -18,6 +18,7 @@ from offsets.models import (
     BlockStatus,
     Certificate,
     CertificateKind,
+    Issuance,
     NoticeVersion,
     Retirement,
     RetirementKind,
@@ -37,7 +38,14 @@ def qr_svg(url: str) -> str:
 
 
 def _store(instance, field: str, hash_field: str, pdf: bytes, name: str) -> None:
-    getattr(instance, field).save(name, ContentFile(pdf), save=False)
+    """Called with the row locked and its file still empty. A file already at the name is a run's that died
+    (or rolled back) before its COMMIT: the storage would keep it and save this one as a second copy under
+    another name, so it goes first. It held the same bytes."""
+    file = getattr(instance, field)
+    target = file.field.generate_filename(instance, name)
+    if file.storage.exists(target):
+        file.storage.delete(target)
+    file.save(name, ContentFile(pdf), save=False)
     setattr(instance, hash_field, hashlib.sha256(pdf).hexdigest())
     instance.save(update_fields=[field, hash_field])
 
@@ -57,7 +65,10 @@ def make_certificate(certificate_id: int) -> Certificate:
 
 
 def _registration_context(certificate: Certificate) -> dict:
-    issuance = certificate.issuance
+    # One query for what the certificate names, not one per related row (a phase makes a thousand).
+    issuance = Issuance.objects.select_related("phase", "project__methodology", "account__organisation").get(
+        pk=certificate.issuance_id
+    )
     project, organisation = issuance.project, issuance.account.organisation
     methodology = project.methodology
     return {

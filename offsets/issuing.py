@@ -16,7 +16,7 @@ taken from the registry-wide unit counter (one locked row), credited to its owne
 Certificates, the announcement's PDF and the owners' e-mails follow from background jobs, each once.
 """
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,6 +35,7 @@ from offsets.models import (
     CertificateKind,
     Issuance,
     IssuancePhase,
+    NoticeRow,
     NoticeVersion,
     Objection,
     ObjectionStatus,
@@ -49,7 +50,16 @@ from registry import audit, checkpoints, counters
 from registry.access import has_right, require
 from registry.models import Organisation, User
 from registry.services import notify_after_commit
-from registry.transitions import Table, Transition, TransitionRefused, finish, lock, move, start
+from registry.transitions import (
+    Table,
+    Transition,
+    TransitionRefused,
+    finish,
+    lock,
+    move,
+    notify_many_after_commit,
+    start,
+)
 from registry.uploads import check_upload, storage_name
 from registry.workdays import add_working_days, years_without_calendar
 
@@ -397,14 +407,37 @@ def _snapshot(phase: IssuancePhase) -> dict:
     }
 
 
+def notice_rows(version: NoticeVersion) -> list[NoticeRow]:
+    """The rows of a version's list, from its snapshot, in its order: what the notice page pages through."""
+    return [
+        NoticeRow(
+            version=version,
+            position=position,
+            declaration_id=row["declaration"],
+            project_code=row["project_code"],
+            project_title=row["project_title"],
+            owner=row["owner"],
+            owner_en=row.get("owner_en") or "",
+            methodology=row["methodology"],
+            period_start=date.fromisoformat(row["period"][0]),
+            period_end=date.fromisoformat(row["period"][1]),
+            vintage=row["vintage"],
+            tonnes=row["tonnes"],
+        )
+        for position, row in enumerate(version.snapshot["rows"], start=1)
+    ]
+
+
 def _new_notice_version(phase: IssuancePhase, reason: str = "") -> NoticeVersion:
     number = (phase.notice_versions.order_by("-version").values_list("version", flat=True).first() or 0) + 1
     version = NoticeVersion.objects.create(
         phase=phase, version=number, reason=reason, snapshot=_snapshot(phase)
     )
+    NoticeRow.objects.bulk_create(notice_rows(version), batch_size=1000)
     from offsets import tasks
 
-    transaction.on_commit(lambda: tasks.make_notice_pdf.delay(version.pk))
+    # robust: a failed send is logged, not an error page; the reconciliation makes the PDF later.
+    transaction.on_commit(lambda: tasks.make_notice_pdf.delay(version.pk), robust=True)
     return version
 
 
@@ -650,11 +683,11 @@ def register_phase(phase: IssuancePhase, *, by: User, now=None) -> IssuancePhase
             },
         ]
     )
-    for event in events:  # the owners' e-mails with their certificates, made by the same jobs
-        notify_after_commit(event)
+    # The owners' e-mails with their certificates, made by the same jobs.
+    notify_many_after_commit(events)
     from offsets import tasks
 
-    transaction.on_commit(lambda: tasks.make_announcement_pdf.delay(announcement.pk))
+    transaction.on_commit(lambda: tasks.make_announcement_pdf.delay(announcement.pk), robust=True)
     checkpoints.take_after_commit()  # the new totals, signed and published
     return locked
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from registry.models import Organisation, mask_person_name
+from registry.models import Organisation, in_reader_language, mask_person_name
 
 
 class PhaseStatus(models.TextChoices):
@@ -161,6 +161,40 @@ class NoticeVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} v{self.version}"
+
+
+class NoticeRow(models.Model):
+    """One declaration of a notice version's list, as it stood when published: the snapshot's row, kept
+    also as a table row so that the notice page reads its list a page at a time, by key. The snapshot's
+    JSON, which the PDF reads, can only be read whole (2,000 rows: about 600 KB to decode per request).
+    Written once, with its version (offsets.issuing), and never changed."""
+
+    version = models.ForeignKey(NoticeVersion, models.CASCADE, related_name="rows")
+    position = models.PositiveIntegerField()  # 1, 2, …: the order of the snapshot's list
+    declaration = models.ForeignKey("projects.Declaration", models.PROTECT, related_name="+")
+    project_code = models.TextField()
+    project_title = models.TextField()
+    owner = models.TextField()  # public_name: a person's name masked
+    owner_en = models.TextField(blank=True)
+    methodology = models.TextField()  # its code
+    period_start = models.DateField()
+    period_end = models.DateField()
+    vintage = models.PositiveSmallIntegerField()
+    tonnes = models.PositiveIntegerField(null=True)
+
+    class Meta:
+        verbose_name = _("notice row")
+        verbose_name_plural = _("notice rows")
+        ordering = ["version", "position"]
+        constraints = [models.UniqueConstraint(fields=["version", "position"], name="notice_rows_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.version} #{self.position}"
+
+    @property
+    def owner_name(self) -> str:
+        """The owner in the reader's language, as the in_reader_language filter gives a snapshot's row."""
+        return in_reader_language(self.owner, self.owner_en)
 
 
 class ObjectionStatus(models.TextChoices):
@@ -633,6 +667,9 @@ class Certificate(models.Model):
         verbose_name = _("certificate")
         verbose_name_plural = _("certificates")
         ordering = ["number"]
+        # The reconciliation asks every minute for the certificates still without their file
+        # (offsets/reconcile.py): it reads those few, not the whole table.
+        indexes = [models.Index(fields=["issued_at"], condition=Q(file=""), name="certificates_without_file")]
         constraints = [
             models.CheckConstraint(
                 name="a_certificate_certifies_one_record",

@@ -1,3 +1,5 @@
+from urllib.parse import quote
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -5,10 +7,11 @@ from django.contrib.syndication.views import Feed
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import Count, Max, Min, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,17 +31,25 @@ from offsets.models import (
 from projects.models import Declaration
 from registry import params
 from registry.caching import cache_for_anonymous
+from registry.db_router import replica_reads
 from registry.services import TransitionRefused
 from registry.uploads import PDF, attachment, kind_of_stored_name
 
 # --- Public ----------------------------------------------------------------------
 
+NOTICE_PAGE = 25  # notices, a notice's list and its registered credits: rows a page (as the registry's)
 
+
+@replica_reads
 @cache_for_anonymous(60)
 def notice_list(request: HttpRequest) -> HttpResponse:
-    """Notices (every published phase) and announcements (registered ones), filtered by year and kind."""
-    phases = IssuancePhase.objects.public().select_related("announcement").order_by("-published_at")
-    years = sorted({p.published_at.year for p in phases if p.published_at}, reverse=True)
+    """Notices (every published phase) and announcements (registered ones), filtered by year and kind,
+    newest first, key-paged: the years come from the database, not from reading every phase."""
+    from projects.paging import keyset_page
+
+    published = IssuancePhase.objects.public().filter(published_at__isnull=False)
+    years = [d.year for d in published.datetimes("published_at", "year", order="DESC")]
+    phases = published.select_related("announcement")
     year, kind = params.year(request.GET), request.GET.get("kind", "")
     if year is not None:
         phases = phases.filter(published_at__year=year)
@@ -46,7 +57,25 @@ def notice_list(request: HttpRequest) -> HttpResponse:
         phases = phases.filter(status=PhaseStatus.REGISTERED)
     elif kind == "notice":
         phases = phases.filter(status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED])
-    context = {"phases": phases, "years": years, "year": "" if year is None else str(year), "kind": kind}
+    page = keyset_page(
+        phases,
+        order="-published_at",
+        size=NOTICE_PAGE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        last=request.GET.get("page") == "last",
+    )
+    query = request.GET.copy()
+    for key in ("after", "before", "page"):
+        query.pop(key, None)
+    context = {
+        "phases": page.rows,
+        "page": page,
+        "query": query.urlencode(),
+        "years": years,
+        "year": "" if year is None else str(year),
+        "kind": kind,
+    }
     return render(request, "offsets/notice_list.html", context)
 
 
@@ -54,25 +83,59 @@ def _public_phase(code: str) -> IssuancePhase:
     return get_object_or_404(IssuancePhase.objects.public(), code=code.upper())
 
 
-def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
-    phase = _public_phase(code)
-    versions = list(phase.notice_versions.all())
-    current = versions[0] if versions else None
-    return render(
-        request,
-        "offsets/notice_detail.html",
-        {
-            "phase": phase,
-            "version": current,
-            "versions": versions,
-            "objections": phase.objections.select_related("declaration__project").order_by("filed_at"),
-            "open": issuing.notice_is_open(phase),
-            "deadline": issuing.notice_deadline(phase) if phase.notice_end else None,
-            "issuances": phase.issuances.select_related("project", "account__organisation").order_by(
-                "first_unit"
-            ),
-        },
+def _paged(request: HttpRequest, queryset, *, order: str, prefix: str = "") -> tuple:
+    """One page of `queryset` by key, its links' parameters named with `prefix` (a page shows two lists),
+    and the query string its pager keeps: the other list's position."""
+    from projects.paging import keyset_page
+
+    page = keyset_page(
+        queryset,
+        order=order,
+        size=NOTICE_PAGE,
+        after=request.GET.get(f"{prefix}after", ""),
+        before=request.GET.get(f"{prefix}before", ""),
+        last=request.GET.get(f"{prefix}page") == "last",
     )
+    query = request.GET.copy()
+    for key in ("after", "before", "page"):
+        query.pop(f"{prefix}{key}", None)
+    return page, query.urlencode()
+
+
+@replica_reads
+def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """A phase's notice: its current version's list and the registered credits, each key-paged with its
+    totals from one aggregate query, so that the last page of 2,000 costs what the first does."""
+    phase = _public_phase(code)
+    # The snapshots' JSON stays in the database: the list comes from the version's rows.
+    versions = list(phase.notice_versions.defer("snapshot"))
+    current = versions[0] if versions else None
+    context = {
+        "phase": phase,
+        "version": current,
+        "versions": versions,
+        "objections": phase.objections.select_related("declaration__project").order_by("filed_at"),
+        "open": issuing.notice_is_open(phase),
+        "deadline": issuing.notice_deadline(phase) if phase.notice_end else None,
+    }
+    if current is not None:
+        context["rows"], context["rows_query"] = _paged(request, current.rows.all(), order="position")
+        context["listed"] = current.rows.aggregate(
+            declarations=Count("pk"), projects=Count("project_code", distinct=True), tonnes=Sum("tonnes")
+        )
+    # Only what a line shows: the holder's and the account's timestamps, decoded for every line, were a
+    # tenth of the page's time.
+    issuances = phase.issuances.select_related("account__organisation").only(
+        "serial",
+        "quantity",
+        "first_unit",
+        *(f"account__organisation__{f}" for f in ("name", "name_en", "kind")),
+    )
+    context["credits"], context["credits_query"] = _paged(
+        request, issuances, order="first_unit", prefix="credits_"
+    )
+    context["registered"] = issuances.aggregate(issuances=Count("pk"), tonnes=Sum("quantity"))
+    return render(request, "offsets/notice_detail.html", context)
 
 
 def notice_pdf(request: HttpRequest, code: str, version: int) -> FileResponse:
@@ -176,6 +239,7 @@ def objection_received(request: HttpRequest, code: str, receipt: str) -> HttpRes
     return render(request, "offsets/objection_done.html", {"phase": objection.phase, "objection": objection})
 
 
+@replica_reads
 def verify(request: HttpRequest) -> HttpResponse:
     form = VerifyForm(request.GET or None)
     result = (
@@ -386,12 +450,14 @@ def objection_attachment(request: HttpRequest, pk: int) -> FileResponse:
 REGISTRY_SORTS = {"code": gettext_lazy("Project code"), "-filed_at": gettext_lazy("Filed, newest first")}
 
 
+@replica_reads
 @cache_for_anonymous(60)
 def registry(request: HttpRequest) -> HttpResponse:
     """Every filed project: search by any part of a name, filters, sorting, key-paged."""
     from offsets import public
-    from offsets.filters import RegistryFilter
+    from offsets.filters import RegistryFilter, filter_bar
     from projects.paging import keyset_page
+    from registry.models import District
 
     filterset = RegistryFilter(request.GET or None, queryset=public.filed_projects())
     queryset = public.search(filterset.qs, request.GET.get("q", ""))
@@ -415,22 +481,31 @@ def registry(request: HttpRequest) -> HttpResponse:
         .annotate(t=Sum("quantity"))
         .values_list("project", "t")
     )
+    districts = {value: str(label) for value, label in District.choices}  # translated once, not per row
+    # Each row's link from one reverse(): 25 reverse() calls stood high in a profile of this page.
+    link = reverse("offsets:project", args=["-"]).removesuffix("-/")
+    for project in page.rows:
+        project.district_label = districts.get(project.district, project.district)
+        project.public_url = f"{link}{quote(project.code, safe='')}/"
     return render(
         request,
         "offsets/registry.html",
         {
-            "filter": filterset,
+            "bar": filter_bar(filterset),
             "page": page,
             "query": query.urlencode(),
             "q": request.GET.get("q", ""),
             "sort": order,
-            "sorts": REGISTRY_SORTS.items(),
-            "total": queryset.count(),
+            "sorts": [(key, str(label)) for key, label in REGISTRY_SORTS.items()],
+            # Counted up to a cap: an exact count of 100,000 rows would cost more than the page itself.
+            "total": public.capped_count(queryset, public.COUNT_CAP),
+            "count_cap": public.COUNT_CAP,
             "rows": [(project, issued.get(project.pk, 0)) for project in page.rows],
         },
     )
 
 
+@replica_reads
 @cache_for_anonymous(60)
 def project_page(request: HttpRequest, code: str) -> HttpResponse:
     from offsets import public, verification
@@ -458,6 +533,7 @@ def project_page(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
+@replica_reads
 @cache_for_anonymous(60)
 def public_retirements(request: HttpRequest) -> HttpResponse:
     """Every retirement done: who, how many, what for, which serials; by year and kind, key-paged."""
@@ -484,23 +560,35 @@ def public_retirements(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     for key in ("after", "before", "page"):
         query.pop(key, None)
-    years = public.public_retirements().datetimes("retired_at", "year", order="DESC")
+    # Counted with their tonnes in one query over at most COUNT_CAP + 1 rows: a count and a sum over every
+    # retirement, and the distinct years of them all, grew with the table on every request. The years run
+    # from the first retirement's to the last's: two ends of the (status, retired_at) index.
+    counted = retirements.order_by()[: public.COUNT_CAP + 1].aggregate(
+        total=Count("pk"), tonnes=Sum("quantity")
+    )
+    ends = public.public_retirements().aggregate(first=Min("retired_at"), last=Max("retired_at"))
+    years = []
+    if ends["first"] is not None:
+        first, last = (timezone.localtime(ends[end]).year for end in ("first", "last"))
+        years = list(range(last, first - 1, -1))
     return render(
         request,
         "offsets/public_retirements.html",
         {
             "page": page,
             "query": query.urlencode(),
-            "years": [d.year for d in years],
+            "years": years,
             "year": "" if year is None else str(year),
             "kind": kind,
             "kinds": RetirementKind.choices,
-            "total": retirements.count(),
-            "tonnes": retirements.aggregate(t=Sum("quantity"))["t"] or 0,
+            "total": counted["total"],
+            "tonnes": counted["tonnes"] or 0,
+            "count_cap": public.COUNT_CAP,
         },
     )
 
 
+@replica_reads
 @cache_for_anonymous(300)
 def open_data(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
     from offsets import public
@@ -519,6 +607,7 @@ def open_data(request: HttpRequest, dataset: str, fmt: str) -> HttpResponse:
     return response
 
 
+@replica_reads
 @cache_for_anonymous(300)
 def open_data_xlsx(request: HttpRequest) -> HttpResponse:
     from offsets import public

@@ -24,6 +24,8 @@ class Stage(models.TextChoices):
 EDITABLE_STAGES = (Stage.DRAFT, Stage.RETURNED)
 # Stages in which the bureau has the case and a deadline runs.
 REVIEW_STAGES = (Stage.INTAKE, Stage.TECHNICAL, Stage.EXPERT, Stage.APPROVAL)
+# The public registry's rows (offsets.public.filed_projects), as its partial indexes' condition.
+FILED = Q(stage=Stage.APPROVED, code__isnull=False)
 # Stages of a case that no longer counts: its meters and periods are free for another case.
 DEAD_STAGES = (Stage.REJECTED, Stage.WITHDRAWN)
 
@@ -137,6 +139,9 @@ class Project(ReviewCase):
             models.Index(
                 fields=["due_date", "id"], condition=Q(stage__in=REVIEW_STAGES), name="project_review_due_idx"
             ),
+            # The public registry's two orders (offsets.views.REGISTRY_SORTS), key-paged on (field, id).
+            models.Index(fields=["code", "id"], condition=FILED, name="project_filed_code_idx"),
+            models.Index(fields=["filed_at", "id"], condition=FILED, name="project_filed_at_idx"),
         ]
         permissions = [
             ("review_case", _("Can see every project and declaration")),

@@ -6,8 +6,13 @@ every message of a connection to one .log file that no mail client opens. This o
 attachments included, to its own file under `file_path` (a mail client opens it), and prints one line:
 
     2026-11-24 15:30:12  mail to gem.admin@demo.example  "…"  var/mail/20261124-153012-1a2b3c4d.eml
+
+The file is named by the message's Date and Message-ID: the same message sent twice is kept once (and
+printed once). The folder is MAIL_FOLDER (default var/mail).
 """
 
+import hashlib
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -37,9 +42,24 @@ class MailFolderBackend(BaseEmailBackend):
     def _keep(self, message) -> None:
         now = timezone.localtime()
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}.eml"
-        with path.open("xb") as file:  # "x": never overwrite a kept message
-            file.write(message.message().as_bytes())
+        kept = message.message()
+        # Named by the message's own Date and Message-ID: a notification sent again after a worker died
+        # between sending and recording it carries the same two (registry.notifications), and is kept once,
+        # as a mail client shows it once. Any other message has a new Message-ID, so a name of its own.
+        date = kept["Date"].datetime
+        date = timezone.localtime(date) if timezone.is_aware(date) else date
+        digest = hashlib.sha256(str(kept["Message-ID"]).encode()).hexdigest()[:8]
+        path = self.folder / f"{date:%Y%m%d-%H%M%S}-{digest}.eml"
+        # Written whole under a temporary name, then linked to its own: a reader (or a second send) never
+        # finds half a message, and a kept message is never overwritten.
+        partial = self.folder / f".{path.name}.{secrets.token_hex(4)}.partial"
+        try:
+            partial.write_bytes(kept.as_bytes())
+            os.link(partial, path)
+        except FileExistsError:
+            return
+        finally:
+            partial.unlink(missing_ok=True)
         attachments = len(message.attachments)
         line = "  ".join(
             [

@@ -396,6 +396,32 @@ class Delivery(models.Model):
         return f"{self.event_id} → {self.email} ({self.channel})"
 
 
+class NotificationJob(models.Model):
+    """That an event's people are to be told: written with the event, in its transaction, and done once
+    notifications.deliver() has told them all. A job lost with a killed worker, or never sent because the
+    broker was down at the commit, is still here undone: the reconciliation (registry/reconcile.py) sends
+    it again."""
+
+    event = models.OneToOneField(
+        AuditEvent, models.PROTECT, primary_key=True, related_name="notification_job"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification job")
+        verbose_name_plural = _("notification jobs")
+        # The reconciliation's question, "undone and older than the grace period", reads only undone rows.
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=models.Q(done_at=None), name="notification_jobs_undone"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({'done' if self.done_at else 'due'})"
+
+
 # --- Reference data: methodologies, grid emission factors, the working-day calendar -----------------
 
 

@@ -1,19 +1,33 @@
 """Who hears of an audit event, and delivering it to them by e-mail in their language, exactly once.
 
 One Delivery row per (event, channel, recipient), unique: a second run of the task finds the row with
-`sent_at` set and sends nothing. Delivery state lives here, never on the audit event.
+`sent_at` set and sends nothing; the row is locked while its e-mail goes, so two runs at once send it once.
+The event's NotificationJob, written with the event, is done once everyone is told; until then the
+reconciliation (registry/reconcile.py) sends the job again. Delivery state lives here, never on the audit
+event.
 """
 
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import mail
 from django.core.signing import TimestampSigner
+from django.db import transaction
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from registry.models import AuditEvent, Delivery, Invitation, Membership, Organisation, OrgRole, User
+from registry.models import (
+    AuditEvent,
+    Delivery,
+    Invitation,
+    Membership,
+    NotificationJob,
+    Organisation,
+    OrgRole,
+    User,
+)
 
 EMAIL_CONFIRMATION_SALT = "registry.confirm-email"
 
@@ -128,7 +142,10 @@ def render_email(event: AuditEvent, recipient: Recipient) -> tuple[str, str]:
 
 def deliver(event_id: int) -> int:
     """Put the event in the recipients' inboxes and send the e-mails not sent yet; return how many
-    e-mails were sent now. Safe to run twice: the unique Delivery rows remember what was done."""
+    e-mails were sent now. Safe to run twice, even at once: the unique Delivery rows remember what was
+    done, and the event's NotificationJob that all was."""
+    if NotificationJob.objects.filter(event_id=event_id, done_at__isnull=False).exists():
+        return 0  # a copy of a finished job (the reconciliation sent it again while the first was queued)
     event = AuditEvent.objects.get(pk=event_id)
     preparer = PREPARERS.get(event.subject_type)
     attachments = preparer(event) if preparer else []
@@ -147,17 +164,38 @@ def deliver(event_id: int) -> int:
             email=recipient.email,
             defaults={"user": recipient.user},
         )
-        if delivery.sent_at:
-            continue
-        subject, body = render_email(event, recipient)
-        message = mail.EmailMessage(subject, body, None, [recipient.email])
-        for attachment in attachments:
-            message.attach(*attachment)
-        message.send()
-        # Only the run that flips sent_at from NULL counts; a concurrent run that lost the race sent a copy
-        # at worst, never skipped one.
-        sent += Delivery.objects.filter(pk=delivery.pk, sent_at=None).update(sent_at=timezone.now())
+        if not delivery.sent_at:
+            sent += _send(delivery, event, recipient, attachments)
+    NotificationJob.objects.filter(event_id=event_id, done_at=None).update(done_at=timezone.now())
     return sent
+
+
+@transaction.atomic
+def _send(delivery: Delivery, event: AuditEvent, recipient: Recipient, attachments) -> int:
+    """One e-mail, unless another run sent it. The row stays locked from the check to the COMMIT, so a
+    second run of the same job at the same moment waits, then finds it sent. A worker killed between the
+    send and the COMMIT leaves it unsent, and the next run sends it again: with the same Message-ID and
+    Date, so a mail client (and registry.mail's folder) keeps it once."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if delivery.sent_at:
+        return 0
+    subject, body = render_email(event, recipient)
+    message = mail.EmailMessage(subject, body, None, [recipient.email], headers=_identity(delivery))
+    for attachment in attachments:
+        message.attach(*attachment)
+    message.send()
+    delivery.sent_at = timezone.now()
+    delivery.save(update_fields=["sent_at"])
+    return 1
+
+
+def _identity(delivery: Delivery) -> dict:
+    """Message-ID and Date of a delivery's e-mail: the same each time it is sent."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return {
+        "Message-ID": f"<notification-{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S%f}@{domain}>",
+        "Date": delivery.created_at,
+    }
 
 
 def _page_of(event: AuditEvent, subject, user: User | None) -> str:

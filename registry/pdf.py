@@ -2,23 +2,41 @@
 
 Callers pass a template name and a context, never HTML: autoescaping stays on, so text typed by
 applicants (organisation names, findings, reasons) cannot add markup, stylesheets or links.
+
+Every PDF gets the one stylesheet, static/css/pdf.css; templates do not link it. Its Chinese font is
+the compact one `manage.py build_pdf_fonts` makes (registry/pdf_fonts.py, ADR 0016), declared by the
+@font-face rules below when its files are there; characters it lacks come from the system's Noto Serif
+CJK SC, the next family in pdf.css. What WeasyPrint can reuse between documents is made once per thread
+and kept (a worker makes a phase's thousand certificates one after another): the URL fetcher (building
+one loads the system's TLS certificates, 27 ms), the font configuration (its fonts stay loaded and
+shaped text cached) and the parsed stylesheets (11 ms). None of them changes what a document looks like:
+the same input gives the same bytes, in a fresh process or after a thousand other documents
+(tests/registry/test_pdf.py). An edited pdf.css, or fonts built after the worker started, are read when
+the worker restarts, as edited code is. Measured: docs/performance.md, "Certificates (issue 15)".
 """
 
 import mimetypes
+import threading
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.utils import translation
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+from registry import pdf_fonts
 
 # Relative URLs in the HTML are joined to this base. The host is never contacted (".invalid" cannot
 # resolve, and the fetcher below never opens a network connection); only the URL's path is used.
 BASE_URL = "https://pdf.invalid/"
+STYLESHEET = "css/pdf.css"  # a static file, served by the fetcher below
+FONT_PREFIX = "/pdf-fonts/"  # the compact fonts' URLs: this and a file name of pdf_fonts.FACES
 
 
 def render_pdf(template_name: str, context: dict, *, language: str | None = None) -> bytes:
@@ -30,14 +48,17 @@ def render_pdf(template_name: str, context: dict, *, language: str | None = None
     else:
         html = render_to_string(template_name, context)
     try:
-        return HTML(string=html, base_url=BASE_URL, url_fetcher=_StaticFilesFetcher()).write_pdf()
+        return HTML(string=html, base_url=BASE_URL, url_fetcher=_kept("fetcher")).write_pdf(
+            stylesheets=_kept("stylesheets"), font_config=_kept("fonts")
+        )
     except FatalURLFetchingError as exc:
         # A BaseException in WeasyPrint: turn it into an ordinary error that views and tasks handle.
         raise ValueError(f"PDF rendering refused a resource: {exc.__cause__ or exc}") from exc
 
 
 def safe_url_fetcher(url: str, *args, **kwargs) -> URLFetcherResponse:
-    """Serve a URL WeasyPrint asks for, but only from the project's own static files.
+    """Serve a URL WeasyPrint asks for, but only from the project's own static files (and the compact
+    fonts of PDF_FONT_DIR, by their exact names).
 
     Why restricted: WeasyPrint's default fetcher follows any URL in the document, so a template (or a
     value that ever reached one unescaped) could read file:///etc/passwd or the settings module into
@@ -51,12 +72,15 @@ def safe_url_fetcher(url: str, *args, **kwargs) -> URLFetcherResponse:
     if scheme == "data":
         # WeasyPrint 70 passes data: URLs to the fetcher too; decode them with its own fetcher limited
         # to the data: protocol, so it cannot be talked into opening anything else.
-        return URLFetcher(allowed_protocols={"data"}, allow_redirects=False).fetch(url)
+        return _kept("data_fetcher").fetch(url)
     if scheme not in ("", "http", "https"):
         raise ValueError(f"PDF resources must be static files, not {scheme}: URLs: {url!r}")
     path = unquote(parts.path)
     if not path.startswith("/"):
         path = "/" + path  # "static/css/pdf.css", a relative form
+    fonts = {FONT_PREFIX + face.file_name: file for face, file in pdf_fonts.built()}
+    if path in fonts:
+        return URLFetcherResponse(url, fonts[path].read_bytes(), {"Content-Type": "font/otf"})
     static_prefix = urlsplit(settings.STATIC_URL).path  # "/static/", also if STATIC_URL is absolute
     if not path.startswith(static_prefix):
         raise ValueError(f"PDF resources must be under {static_prefix}: {url!r}")
@@ -94,3 +118,50 @@ class _StaticFilesFetcher(URLFetcher):
 
     def fetch(self, url, headers=None):
         return safe_url_fetcher(url)
+
+
+# Kept per thread: fontconfig and Pango objects must not be shared between threads (a threaded server
+# running tasks eagerly); each of a worker's processes has one thread.
+_KEPT = threading.local()
+_MAKERS = {
+    "fetcher": _StaticFilesFetcher,
+    "data_fetcher": lambda: URLFetcher(allowed_protocols={"data"}, allow_redirects=False),
+    "fonts": FontConfiguration,
+    "stylesheets": lambda: [
+        *_font_faces(),
+        CSS(
+            url=urljoin(BASE_URL, static(STYLESHEET)),
+            url_fetcher=_kept("fetcher"),
+            font_config=_kept("fonts"),
+        ),
+    ],
+}
+
+
+def _font_faces() -> list[CSS]:
+    """The compact fonts' @font-face rules, if `manage.py build_pdf_fonts` has made them: parsing them
+    loads the fonts into this thread's font configuration. Without them pdf.css's next family is used."""
+    rules = [
+        f'@font-face {{ font-family: "{pdf_fonts.FAMILY}"; font-weight: {face.weight}; '
+        f'src: url("{FONT_PREFIX}{face.file_name}"); }}'
+        for face, _ in pdf_fonts.built()
+    ]
+    if not rules:
+        return []
+    return [
+        CSS(
+            string="\n".join(rules),
+            base_url=BASE_URL,
+            url_fetcher=_kept("fetcher"),
+            font_config=_kept("fonts"),
+        )
+    ]
+
+
+def _kept(name: str):
+    """This thread's fetcher, font configuration or parsed stylesheets, made on first use."""
+    kept = getattr(_KEPT, name, None)
+    if kept is None:
+        kept = _MAKERS[name]()
+        setattr(_KEPT, name, kept)
+    return kept

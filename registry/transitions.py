@@ -35,9 +35,47 @@ class TransitionRefused(Exception):
 
 
 def notify_after_commit(event) -> None:
-    from registry import tasks
+    """Tell the event's people once the caller's transaction commits (registry.tasks.notify)."""
+    notify_many_after_commit([event])
 
-    transaction.on_commit(lambda: tasks.notify.delay(event.pk))
+
+NOTIFY_BATCH = 10  # events per job when many are notified at once: a few seconds of a worker's time
+
+
+def notify_many_after_commit(events) -> None:
+    """The same for many events at once (a registration's): one INSERT for their jobs.
+
+    Each event's NotificationJob is written now, in the caller's transaction: if the task is lost (a killed
+    worker, the broker down at the commit), the reconciliation finds the job undone and sends it again. So a
+    failed send is logged (`robust`), never turned into an error page for a change that is committed."""
+    from celery import current_app, group
+
+    from registry import tasks
+    from registry.models import NotificationJob
+
+    if not events:
+        return
+
+    def queue() -> None:  # once the events have their ids (audit.together() writes them at its end)
+        NotificationJob.objects.bulk_create([NotificationJob(event=e) for e in events], ignore_conflicts=True)
+        ids = [event.pk for event in events]
+
+        def send() -> None:
+            if len(ids) == 1:
+                tasks.notify.delay(ids[0])
+                return
+            # Many (a registration's thousand): one job per NOTIFY_BATCH events, sent as one Celery group
+            # whose messages go to Redis in one pipelined round trip (kombu's Producer.batch), not one send
+            # and one round trip per event inside the request (docs/performance.md, issue 15).
+            jobs = group(
+                tasks.notify_each.si(ids[i : i + NOTIFY_BATCH]) for i in range(0, len(ids), NOTIFY_BATCH)
+            )
+            with current_app.producer_or_acquire() as producer, producer.batch():
+                jobs.apply_async(producer=producer)
+
+        transaction.on_commit(send, robust=True)
+
+    audit.once_written(queue)
 
 
 # Every table by its model's label: an app lists another app's steps without importing it (a declaration's

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from registry import access, audit, notifications, params, roles, services, uploads
 from registry.caching import cache_for_anonymous
+from registry.db_router import replica_reads
 from registry.filters import AuditEventFilter, OrganisationFilter
 from registry.forms import (
     AcceptInvitationForm,
@@ -47,6 +48,7 @@ AUDIT_PAGE_SIZE = 50
 # --- Public ---------------------------------------------------------------------------------------
 
 
+@replica_reads
 @cache_for_anonymous(60)
 def home(request: HttpRequest) -> HttpResponse:
     from registry.home import home_context

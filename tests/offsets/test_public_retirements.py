@@ -183,3 +183,20 @@ def test_the_project_page_shows_how_much_of_each_issuance_is_retired(client, wor
     shown = response.context["issuances"][0]
     assert (shown.retired_t, shown.cancelled_t) == (3 + 4, 1)
     assert "7 t retired" in response.text and "1 t cancelled" in response.text
+
+
+def test_the_count_and_tonnes_stop_at_the_cap_and_the_years_run_first_to_last(client, source, monkeypatch):
+    """At 100,000 retirements the page must not count and sum them all: one query over at most 201."""
+    made = [retire(source, quantity) for quantity in (1, 2, 3)]
+    Retirement.objects.filter(pk=made[0].pk).update(retired_at=timezone.make_aware(datetime(2021, 5, 1, 10)))
+    url = reverse("offsets:public_retirements")
+    response = client.get(url, headers=EN)
+    assert (response.context["total"], response.context["tonnes"]) == (3, 6)
+    assert "3 retirements, 6 t" in response.text
+    assert response.context["years"] == list(range(timezone.localdate().year, 2020, -1))
+    assert client.get(url, {"year": "2021"}, headers=EN).context["total"] == 1
+    cache.clear()
+    monkeypatch.setattr(public, "COUNT_CAP", 2)
+    response = client.get(url, headers=EN)
+    assert "More than 2 retirements" in response.text and "6 t" not in response.text
+    assert len(response.context["page"].rows) == 3

@@ -53,7 +53,7 @@ def test_a_real_worker_runs_a_task_against_the_test_database():
         stderr=subprocess.STDOUT,
         text=True,
     )
-    sender = Celery(broker=settings.TEST_REDIS_URL)
+    sender = Celery(broker=settings.TEST_REDIS_URL, set_as_current=False)
     try:
         sender.send_task("registry.tasks.heartbeat", args=[queue], queue=queue)
         deadline = time.monotonic() + 60
@@ -91,3 +91,17 @@ def test_in_process_beat_runs_due_jobs_once_per_interval():
     first = Heartbeat.objects.get(name="inproc").last_seen
     assert beat.run_due() == []
     assert Heartbeat.objects.get(name="inproc").last_seen == first
+
+
+def test_a_pool_process_hides_what_it_inherits_from_the_garbage_collector():
+    """issue 15: full collections in a worker scan only what its certificates make, not the imports."""
+    import gc
+
+    from config.celery import freeze_what_the_pool_process_inherits  # on celery's worker_process_init
+
+    before = gc.get_freeze_count()
+    try:
+        freeze_what_the_pool_process_inherits(sender="test@host")
+        assert gc.get_freeze_count() > before + 10_000  # Django, the apps, WeasyPrint
+    finally:
+        gc.unfreeze()

@@ -13,7 +13,7 @@ from offsets import issuing, retirements, transfers
 from offsets.models import BeneficiaryKind, Issuance
 from registry import notifications
 from registry import services as registry_services
-from registry.models import AuditEvent, Delivery, Membership, OrganisationStatus, OrgRole
+from registry.models import AuditEvent, Delivery, Membership, NotificationJob, OrganisationStatus, OrgRole
 from tests.factories import (
     admin_of,
     approved_declaration,
@@ -135,7 +135,9 @@ def test_an_objection_leads_the_declarant_to_its_answer_and_the_reviewer_to_the_
 def test_the_objector_without_an_account_is_mailed_the_notice(world, mailoutbox):
     mailoutbox.clear()
     event = AuditEvent.objects.get(action="objection.dismissed")
+    # As if never delivered: no delivery rows, and its job not done.
     notifications.Delivery.objects.filter(event=event).delete()
+    NotificationJob.objects.filter(event=event).update(done_at=None)
     notifications.deliver(event.pk)
     (message,) = [m for m in mailoutbox if m.to == ["objector@example.com"]]
     assert world["phase"].get_absolute_url() in message.body

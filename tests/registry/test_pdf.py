@@ -1,13 +1,18 @@
-"""The bureau's letters as PDF: both scripts come back out as text, fonts are embedded, and the URL
-fetcher serves the project's static files and nothing else."""
+"""The bureau's letters as PDF: both scripts come back out as text, fonts are embedded, the same input
+gives the same bytes whatever was rendered before, and the URL fetcher serves the project's static files
+and nothing else."""
 
 import datetime
+import os
 import re
 import shutil
+import ssl
 import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 
 from registry import pdf
 from registry.pdf import render_pdf, safe_url_fetcher
@@ -133,6 +138,78 @@ def test_fonts_are_embedded(tmp_path):
     assert any("CJK" in line for line in fonts)
     # Columns: name type encoding emb sub uni object ID; "emb" is the fourth from the right.
     assert all(line.split()[-5] == "yes" for line in fonts), result.stdout
+
+
+def certificate_context(n: int = 40) -> dict:
+    """A registration certificate's context, as offsets.documents builds it, without the database."""
+    from offsets.documents import qr_svg
+
+    number = f"WHCER-C-2026-{n:06d}"
+    return {
+        "authority_zh": "武汉市生态环境局",
+        "authority_en": "Wuhan Municipal Bureau of Ecology and Environment",
+        "number": number,
+        "date": datetime.date(2026, 11, 3),
+        "holder_zh": ORGANISATION,
+        "holder_en": "GEM (Wuhan) Urban Mining Industry Group Co., Ltd.",
+        "account": f"WHCER-ACC-{n:05d}",
+        "project_code": "WH-PV-0041",
+        "project_title": "厂区屋顶分布式光伏发电项目",
+        "methodology": "WHCER-M-PV 1.0 分布式光伏发电",
+        "quantity": f"{1000 + n:,}",
+        "serial": f"WHCER-2026P01-WH-PV-0041-2021-{n * 3000 + 1:09d}-{n * 3000 + 1000 + n:09d}",
+        "first_unit": f"{n * 3000 + 1:09d}",
+        "last_unit": f"{n * 3000 + 1000 + n:09d}",
+        "vintage": 2021,
+        "phase": SimpleNamespace(code="2026P01", title_zh="2026年第一批", title_en="2026, first phase"),
+        "registered_on": datetime.date(2026, 11, 3),
+        "qr": qr_svg(f"https://registry.example/verify/?q={number}"),
+        "verify_url": f"https://registry.example/verify/?q={number}",
+    }
+
+
+FRESH_PROCESS = """
+import sys
+import django
+django.setup()
+from registry.pdf import render_pdf
+from tests.registry.test_pdf import certificate_context
+sys.stdout.buffer.write(render_pdf("offsets/certificate.html", certificate_context()))
+"""
+
+
+def test_a_certificate_is_the_same_bytes_after_other_pdfs_as_in_a_fresh_process():
+    """render_pdf keeps fonts, stylesheet and fetcher between documents (issue 15); that changes no byte."""
+    render_pdf("projects/letters/rejection.html", base_context(reasons="项目边界内的电表未经计量检定。"))
+    render_pdf("offsets/certificate.html", certificate_context(7))
+    here = render_pdf("offsets/certificate.html", certificate_context())
+    fresh = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS],
+        capture_output=True,
+        check=True,
+        timeout=120,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test"},
+    ).stdout
+    assert fresh.startswith(b"%PDF-")
+    assert here == fresh
+
+
+def test_a_second_pdf_loads_no_tls_certificates(monkeypatch):
+    """The fetcher is made once per thread: building one loads the system's TLS certificates (27 ms)."""
+    render_pdf("offsets/certificate.html", certificate_context())
+    loaded = []
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda *args, **kwargs: loaded.append(args))
+    render_pdf("offsets/certificate.html", certificate_context(8))
+    assert loaded == []
+
+
+@needs_poppler
+def test_the_stylesheet_applies_without_a_link_in_the_template(tmp_path):
+    """pdf.css comes from render_pdf: the page counter of its @page rule is on the certificate."""
+    text = pdf_text(tmp_path, render_pdf("offsets/certificate.html", certificate_context()))
+    assert "1/1" in flat(text)
+    assert "碳普惠减排量登记证书" in text and ORGANISATION in flat(text)
 
 
 @pytest.mark.parametrize(

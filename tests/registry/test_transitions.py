@@ -1,14 +1,29 @@
 """The one transition helper (registry.transitions), on a small table of its own over organisations, and the
 workflows' tables read by the screens."""
 
+import uuid
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+import redis
+from celery import Celery, group
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from registry.models import AuditEvent, Organisation, OrganisationStatus
-from registry.transitions import Table, Transition, TransitionRefused, finish, move, offered, start
+from registry import audit
+from registry.models import AuditEvent, NotificationJob, Organisation, OrganisationStatus
+from registry.transitions import (
+    Table,
+    Transition,
+    TransitionRefused,
+    finish,
+    move,
+    notify_many_after_commit,
+    offered,
+    start,
+)
 from tests.factories import admin_of, make_bureau, make_organisation
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +189,91 @@ class TestNotification:
         with django_capture_on_commit_callbacks() as callbacks:
             move(TABLE, "annotate", pending, by=registrar)
         assert callbacks == []
+
+
+class TestNotifyingMany:
+    """A registration's thousand events (issue 15): their jobs leave after the commit as one group of
+    batches, in one round trip to Redis, not one send per event."""
+
+    def events(self, registrar, organisation, n: int) -> list:
+        action = "organisation.updated"
+        return [audit.record(actor=registrar, action=action, subject=organisation) for _ in range(n)]
+
+    def test_each_event_is_delivered_once_after_commit_by_batches_of_one_group(
+        self, registrar, pending, django_capture_on_commit_callbacks
+    ):
+        events = self.events(registrar, pending, 23)
+        ids = [event.pk for event in events]
+        delivered, groups = [], []
+        apply_async = group.apply_async
+
+        def spy(self, *args, **kwargs):
+            groups.append([signature.args[0] for signature in self.tasks])
+            return apply_async(self, *args, **kwargs)
+
+        with (
+            mock.patch("registry.notifications.deliver", side_effect=delivered.append),
+            mock.patch("registry.tasks.notify.delay") as one_by_one,
+            mock.patch.object(group, "apply_async", spy),
+        ):
+            with django_capture_on_commit_callbacks() as callbacks:
+                notify_many_after_commit(events)
+                assert delivered == []  # nothing leaves while the transaction is open
+            for callback in callbacks:
+                callback()
+        assert groups == [[ids[0:10], ids[10:20], ids[20:23]]]
+        assert delivered == ids
+        assert not one_by_one.called
+        assert NotificationJob.objects.filter(event_id__in=ids).count() == 23
+
+    def test_one_event_is_still_one_notify_job(self, registrar, pending, django_capture_on_commit_callbacks):
+        [event] = self.events(registrar, pending, 1)
+        with (
+            mock.patch("registry.tasks.notify.delay") as delay,
+            mock.patch.object(group, "apply_async") as grouped,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            notify_many_after_commit([event])
+        delay.assert_called_once_with(event.pk)
+        assert not grouped.called
+
+    @pytest.mark.redis
+    def test_the_groups_messages_reach_redis_in_one_round_trip(
+        self, registrar, pending, django_capture_on_commit_callbacks
+    ):
+        """Not eager: a Celery app on the test Redis sends the group, as the portal's does in production."""
+        queue = f"test-notify-many-{uuid.uuid4().hex[:8]}"
+        sender = Celery(broker=settings.TEST_REDIS_URL, set_as_current=False)
+        sender.conf.task_default_queue = queue
+        batch = SimpleNamespace(
+            si=lambda ids: sender.signature("registry.tasks.notify_each", args=(ids,), immutable=True)
+        )
+        client = redis.Redis.from_url(settings.TEST_REDIS_URL)
+        events = self.events(registrar, pending, 23)
+        sends_with_a_message = []
+        send_packed_command = redis.connection.AbstractConnection.send_packed_command
+
+        def count(connection, command, *args, **kwargs):
+            packed = b"".join(command) if isinstance(command, list | tuple) else command
+            if b"LPUSH" in packed:
+                sends_with_a_message.append(packed.count(b"LPUSH"))
+            return send_packed_command(connection, command, *args, **kwargs)
+
+        try:
+            with (
+                mock.patch("celery.current_app", sender),
+                mock.patch("registry.tasks.notify_each", batch),
+                mock.patch.object(redis.connection.AbstractConnection, "send_packed_command", count),
+                django_capture_on_commit_callbacks(execute=True),
+            ):
+                notify_many_after_commit(events)
+            assert sends_with_a_message == [3]  # three messages, one write to the socket
+            assert client.llen(queue) == 3
+        finally:
+            for key in client.scan_iter(match=f"*{queue}*"):
+                client.delete(key)
+            sender.close()
+            client.close()
 
 
 class TestWhatTheScreensAreOffered:
