@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-RUN_PACKAGES := libharfbuzz-subset0 fonts-noto-cjk gettext
+RUN_PACKAGES := libharfbuzz-subset0 fonts-noto-cjk fontconfig gettext
 TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium wrk
 # One test process per core; each has its own test database (test_carbon_registry_gw0, _gw1).
 TEST_WORKERS ?= 2
@@ -25,6 +25,7 @@ run: export DJANGO_DEBUG ?= false
 run: export DJANGO_EMBEDDED_DEMO ?= true
 run: $(STAMP)
 	@.ci/system-packages $(RUN_PACKAGES)
+	$(PY) manage.py build_pdf_fonts
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
@@ -32,6 +33,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@.ci/system-packages $(STRICT) $(TEST_PACKAGES)
+	$(PY) manage.py build_pdf_fonts
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)

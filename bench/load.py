@@ -57,6 +57,7 @@ from offsets.models import (
     IssuancePhase,
     Movement,
     MovementKind,
+    NoticeRow,
     NoticeVersion,
     PhaseEntry,
     PhaseStatus,
@@ -1067,6 +1068,12 @@ class Fill:
             if phase.published_at is not None
         ]
         self.write(NoticeVersion, versions)
+        # Each version's rows, as offsets.issuing writes them with it: what the notice page pages through.
+        rows = [row for version in versions for row in issuing.notice_rows(version)]
+        first = self.ids.take(NoticeRow, len(rows))
+        for offset, row in enumerate(rows):
+            row.id = first + offset
+        self.write(NoticeRow, rows)
 
     # --- Transfers and retirements ----------------------------------------------------------------------
 

@@ -26,22 +26,3 @@ class RegistryFilter(django_filters.FilterSet):
 
     def by_vintage(self, queryset, name, value):
         return queryset.filter(Exists(Issuance.objects.filter(project=OuterRef("pk"), vintage=value)))
-
-
-def filter_bar(filterset: django_filters.FilterSet) -> list[dict]:
-    """The filter bar as plain data for a plain template (no form library on the public hot path): each
-    filter's name, label, options (None for a number) and current value, every label translated once."""
-    form = filterset.form
-    errors = form.errors if form.is_bound else {}
-    return [
-        {
-            "name": name,
-            "label": str(field.label),
-            "options": [(str(value), str(label)) for value, label in field.choices]
-            if hasattr(field, "choices")
-            else None,
-            "value": form.data.get(name, ""),
-            "errors": errors.get(name, []),
-        }
-        for name, field in form.fields.items()
-    ]

@@ -455,8 +455,9 @@ REGISTRY_SORTS = {"code": gettext_lazy("Project code"), "-filed_at": gettext_laz
 def registry(request: HttpRequest) -> HttpResponse:
     """Every filed project: search by any part of a name, filters, sorting, key-paged."""
     from offsets import public
-    from offsets.filters import RegistryFilter, filter_bar
+    from offsets.filters import RegistryFilter
     from projects.paging import keyset_page
+    from registry.filter_bars import plain_fields
     from registry.models import District
 
     filterset = RegistryFilter(request.GET or None, queryset=public.filed_projects())
@@ -491,7 +492,7 @@ def registry(request: HttpRequest) -> HttpResponse:
         request,
         "offsets/registry.html",
         {
-            "bar": filter_bar(filterset),
+            "bar": plain_fields(filterset),
             "page": page,
             "query": query.urlencode(),
             "q": request.GET.get("q", ""),

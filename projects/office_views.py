@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from projects import services
 from projects.context_processors import counts_for
-from projects.filters import CaseFilter, plain_fields
+from projects.filters import CaseFilter
 from projects.models import (
     REVIEW_STAGES,
     CaseRecord,
@@ -31,6 +31,7 @@ from projects.paging import keyset_page
 from projects.transitions import CASES
 from registry import audit
 from registry.access import get_visible_or_404
+from registry.filter_bars import plain_fields
 from registry.models import District
 from registry.services import TransitionRefused
 

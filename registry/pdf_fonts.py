@@ -10,8 +10,8 @@ drawn from the system font, the next family in static/css/pdf.css.
 
 `manage.py build_pdf_fonts` (run by `make run` and `make test`) writes them to PDF_FONT_DIR when they
 are missing or out of date: the stamp beside them records the source fonts (path, size, mtime, SHA-256),
-the characters and this builder's version. The same source fonts give the same bytes. Without the system
-font nothing is written, and registry.pdf uses the system fonts as before.
+the characters, fontTools's version and this builder's. The same source fonts give the same bytes.
+Without the system font nothing is written, and registry.pdf uses the system fonts as before.
 """
 
 import hashlib
@@ -23,6 +23,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import fontTools
 from django.conf import settings
 from fontTools import subset
 from fontTools.ttLib import TTFont
@@ -130,20 +131,22 @@ def _sha256(path: Path) -> str:
 
 def build(*, force: bool = False) -> str:
     """Make the compact fonts if they are missing or out of date; say what was done, in one line."""
-    if shutil.which("fc-list") is None:
-        return (
-            "PDF fonts not built: fc-list (Debian package fontconfig) is missing; PDFs use the system fonts."
-        )
     sources = {face.name: find_source(face.source) for face in FACES}
     missing = [face.source for face in FACES if sources[face.name] is None]
-    if missing:
-        return (
-            f"PDF fonts not built: no system font {', '.join(missing)} (Debian package fonts-noto-cjk); "
-            "PDFs use the system fonts."
-        )
+    if shutil.which("fc-list") is None:
+        problem = "fc-list (Debian package fontconfig) is missing"
+    elif missing:
+        problem = f"no system font {', '.join(missing)} (Debian package fonts-noto-cjk)"
+    else:
+        problem = ""
+    if problem and built():
+        return f"PDF fonts in {folder()} kept as they are, not checked: {problem}."
+    if problem:
+        return f"PDF fonts not built: {problem}; PDFs use the system fonts."
     chars = characters()
     wanted = {
         "builder": BUILDER_VERSION,
+        "fonttools": fontTools.version,  # another version may write other bytes
         "characters_sha256": hashlib.sha256(chars.encode()).hexdigest(),
         "sources": {name: _describe(*source) for name, source in sources.items()},
     }
@@ -182,6 +185,7 @@ def _same(stamp: dict, wanted: dict, *, with_hashes: bool) -> bool:
 
     return (
         stamp.get("builder") == wanted["builder"]
+        and stamp.get("fonttools") == wanted["fonttools"]
         and stamp.get("characters_sha256") == wanted["characters_sha256"]
         and key(stamp) == key(wanted)
     )

@@ -72,6 +72,11 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     config.pluginmanager.register(_skips, "carbon-registry-skip-counter")
+    # The PDFs' compact font (ADR 0016), made here if `make test` has not made it yet, before any PDF: a
+    # font appearing half-way through a run would make PDFs of one process differ from another's.
+    from registry import pdf_fonts
+
+    pdf_fonts.build()
 
 
 @pytest.hookimpl(trylast=True)

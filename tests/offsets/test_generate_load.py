@@ -12,6 +12,7 @@ from offsets import ledger_checks
 from offsets.models import (
     Issuance,
     IssuancePhase,
+    NoticeVersion,
     PhaseStatus,
     Retirement,
     RetirementKind,
@@ -70,6 +71,9 @@ def test_it_fills_consistent_data_at_the_scale_asked():
     # Blocks were split, moved and retired; each issuance was registered with its event.
     assert SerialBlock.objects.filter(parent__isnull=False).exists()
     assert Issuance.objects.count() == AuditEvent.objects.filter(action="credits.issued").count() > 0
+    # Every published notice version has the rows its page pages through, one per row of its snapshot.
+    versions = list(NoticeVersion.objects.all())
+    assert versions and all(v.rows.count() == len(v.snapshot["rows"]) for v in versions)
     # The portal numbers on from where the fill ends.
     last_unit = Issuance.objects.order_by("-last_unit").values_list("last_unit", flat=True).first()
     assert Counter.objects.get(name="serial-units").value == last_unit
