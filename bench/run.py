@@ -30,8 +30,10 @@ On one database filled by `manage.py generate_load` (its name must end in `_benc
 It prints each step's time, a Markdown table and the issue's targets, writes the figures as JSON to
 bench/results/<date>-<git short sha>.json (`-quick` added for --quick), and with --write-docs puts the
 tables into docs/performance.md under "`make bench` (issue 15)". The page cache of the gunicorn workers
-is local memory (REDIS_URL is not passed to them), as in bench/public_load.py: uncached endpoints add a
-unique `_=` per request, and Redis would keep one page per request for a minute.
+is local memory (REDIS_URL is not passed to them) while pages are measured, as in bench/public_load.py:
+uncached endpoints add a unique `_=` per request, and Redis would keep one page per request for a minute.
+The memory step gives them Redis, as production does: a per-process cache filling with unique URLs would
+be measured instead of the process.
 
 Run it with `make bench` (BENCH_ARGS="--quick" for a small try), or:
 
@@ -544,10 +546,13 @@ def cpu_seconds(pid: int) -> float:
     return of_process(pid)
 
 
-def web_env() -> dict:
-    """The gunicorn's environment: bench settings; no REDIS_URL (the page cache in each worker's memory)."""
+def web_env(*, shared_cache: bool = False) -> dict:
+    """The gunicorn's environment: bench settings; without `shared_cache`, no REDIS_URL (the page cache in
+    each worker's memory, so the unique-URL rows leave nothing in Redis). With it, the cache is Redis, as in
+    production: the memory step measures the process, not a per-process cache filling with unique URLs."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS}
-    env.pop("REDIS_URL", None)
+    if not shared_cache:
+        env.pop("REDIS_URL", None)
     return env
 
 
@@ -573,7 +578,7 @@ def memory(pages: list[Page], *, workers: int, size: Size, nonce: str) -> dict:
     public = [page for page in pages if page.group == "public"] or pages  # --only may leave none
     mix = [p for page in public if not page.cookies for p in page.endpoint.paths[:40]]
     random.Random(3).shuffle(mix)
-    server = ProductionServer(workers, web_env())
+    server = ProductionServer(workers, web_env(shared_cache=True))
     samples: dict[int, dict] = {}
     started = time.perf_counter()
     try:
@@ -1023,7 +1028,8 @@ def markdown(results: dict) -> str:
         f"Data: {counts} "
         f"({results['fill']['done']}). Web: `{' '.join(results['server']['command'][:-2])}` (the Procfile's, "
         "its access log with the worker's pid), "
-        f"{results['options']['workers']} sync workers, page cache in each worker's memory; "
+        f"{results['options']['workers']} sync workers, page cache in each worker's memory (in Redis for "
+        "the memory step); "
         f"{results['options']['seconds']:g} s per row after {results['options']['warmup']:g} s of warm-up.",
     ]
     pages = results.get("pages") or []
