@@ -29,6 +29,7 @@ from offsets.models import (
     PhaseStatus,
 )
 from projects.models import Declaration
+from projects.paging import capped_count, page_of_request
 from registry import params
 from registry.caching import cache_for_anonymous
 from registry.db_router import replica_reads
@@ -45,8 +46,6 @@ NOTICE_PAGE = 25  # notices, a notice's list and its registered credits: rows a 
 def notice_list(request: HttpRequest) -> HttpResponse:
     """Notices (every published phase) and announcements (registered ones), filtered by year and kind,
     newest first, key-paged: the years come from the database, not from reading every phase."""
-    from projects.paging import keyset_page
-
     published = IssuancePhase.objects.public().filter(published_at__isnull=False)
     years = [d.year for d in published.datetimes("published_at", "year", order="DESC")]
     phases = published.select_related("announcement")
@@ -57,21 +56,11 @@ def notice_list(request: HttpRequest) -> HttpResponse:
         phases = phases.filter(status=PhaseStatus.REGISTERED)
     elif kind == "notice":
         phases = phases.filter(status__in=[PhaseStatus.IN_NOTICE, PhaseStatus.CLOSED])
-    page = keyset_page(
-        phases,
-        order="-published_at",
-        size=NOTICE_PAGE,
-        after=request.GET.get("after", ""),
-        before=request.GET.get("before", ""),
-        last=request.GET.get("page") == "last",
-    )
-    query = request.GET.copy()
-    for key in ("after", "before", "page"):
-        query.pop(key, None)
+    page, query = page_of_request(request, phases, order="-published_at", size=NOTICE_PAGE)
     context = {
         "phases": page.rows,
         "page": page,
-        "query": query.urlencode(),
+        "query": query,
         "years": years,
         "year": "" if year is None else str(year),
         "kind": kind,
@@ -81,25 +70,6 @@ def notice_list(request: HttpRequest) -> HttpResponse:
 
 def _public_phase(code: str) -> IssuancePhase:
     return get_object_or_404(IssuancePhase.objects.public(), code=code.upper())
-
-
-def _paged(request: HttpRequest, queryset, *, order: str, prefix: str = "") -> tuple:
-    """One page of `queryset` by key, its links' parameters named with `prefix` (a page shows two lists),
-    and the query string its pager keeps: the other list's position."""
-    from projects.paging import keyset_page
-
-    page = keyset_page(
-        queryset,
-        order=order,
-        size=NOTICE_PAGE,
-        after=request.GET.get(f"{prefix}after", ""),
-        before=request.GET.get(f"{prefix}before", ""),
-        last=request.GET.get(f"{prefix}page") == "last",
-    )
-    query = request.GET.copy()
-    for key in ("after", "before", "page"):
-        query.pop(f"{prefix}{key}", None)
-    return page, query.urlencode()
 
 
 @replica_reads
@@ -119,7 +89,9 @@ def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
         "deadline": issuing.notice_deadline(phase) if phase.notice_end else None,
     }
     if current is not None:
-        context["rows"], context["rows_query"] = _paged(request, current.rows.all(), order="position")
+        context["rows"], context["rows_query"] = page_of_request(
+            request, current.rows.all(), order="position", size=NOTICE_PAGE
+        )
         context["listed"] = current.rows.aggregate(
             declarations=Count("pk"), projects=Count("project_code", distinct=True), tonnes=Sum("tonnes")
         )
@@ -131,8 +103,8 @@ def notice_detail(request: HttpRequest, code: str) -> HttpResponse:
         "first_unit",
         *(f"account__organisation__{f}" for f in ("name", "name_en", "kind")),
     )
-    context["credits"], context["credits_query"] = _paged(
-        request, issuances, order="first_unit", prefix="credits_"
+    context["credits"], context["credits_query"] = page_of_request(
+        request, issuances, order="first_unit", size=NOTICE_PAGE, prefix="credits_"
     )
     context["registered"] = issuances.aggregate(issuances=Count("pk"), tonnes=Sum("quantity"))
     return render(request, "offsets/notice_detail.html", context)
@@ -456,7 +428,6 @@ def registry(request: HttpRequest) -> HttpResponse:
     """Every filed project: search by any part of a name, filters, sorting, key-paged."""
     from offsets import public
     from offsets.filters import RegistryFilter
-    from projects.paging import keyset_page
     from registry.filter_bars import plain_fields
     from registry.models import District
 
@@ -465,17 +436,7 @@ def registry(request: HttpRequest) -> HttpResponse:
     order = request.GET.get("sort", "code")
     if order not in REGISTRY_SORTS:
         order = "code"
-    page = keyset_page(
-        queryset,
-        order=order,
-        size=25,
-        after=request.GET.get("after", ""),
-        before=request.GET.get("before", ""),
-        last=request.GET.get("page") == "last",
-    )
-    query = request.GET.copy()
-    for key in ("after", "before", "page"):
-        query.pop(key, None)
+    page, query = page_of_request(request, queryset, order=order, size=25)
     issued = dict(
         Issuance.objects.filter(project__in=[p.pk for p in page.rows])
         .values("project")
@@ -494,12 +455,12 @@ def registry(request: HttpRequest) -> HttpResponse:
         {
             "bar": plain_fields(filterset),
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "q": request.GET.get("q", ""),
             "sort": order,
             "sorts": [(key, str(label)) for key, label in REGISTRY_SORTS.items()],
             # Counted up to a cap: an exact count of 100,000 rows would cost more than the page itself.
-            "total": public.capped_count(queryset, public.COUNT_CAP),
+            "total": capped_count(queryset, public.COUNT_CAP),
             "count_cap": public.COUNT_CAP,
             "rows": [(project, issued.get(project.pk, 0)) for project in page.rows],
         },
@@ -540,7 +501,6 @@ def public_retirements(request: HttpRequest) -> HttpResponse:
     """Every retirement done: who, how many, what for, which serials; by year and kind, key-paged."""
     from offsets import public
     from offsets.models import RetirementKind
-    from projects.paging import keyset_page
 
     retirements = public.public_retirements()
     year, kind = params.year(request.GET), request.GET.get("kind", "")
@@ -550,17 +510,7 @@ def public_retirements(request: HttpRequest) -> HttpResponse:
         retirements = retirements.filter(retired_at__year=year)
     if kind:
         retirements = retirements.filter(kind=kind)
-    page = keyset_page(
-        retirements,
-        order="-retired_at",
-        size=25,
-        after=request.GET.get("after", ""),
-        before=request.GET.get("before", ""),
-        last=request.GET.get("page") == "last",
-    )
-    query = request.GET.copy()
-    for key in ("after", "before", "page"):
-        query.pop(key, None)
+    page, query = page_of_request(request, retirements, order="-retired_at", size=25)
     # Counted with their tonnes in one query over at most COUNT_CAP + 1 rows: a count and a sum over every
     # retirement, and the distinct years of them all, grew with the table on every request. The years run
     # from the first retirement's to the last's: two ends of the (status, retired_at) index.
@@ -577,7 +527,7 @@ def public_retirements(request: HttpRequest) -> HttpResponse:
         "offsets/public_retirements.html",
         {
             "page": page,
-            "query": query.urlencode(),
+            "query": query,
             "years": years,
             "year": "" if year is None else str(year),
             "kind": kind,

@@ -27,7 +27,7 @@ from projects.models import (
     Project,
     Stage,
 )
-from projects.paging import keyset_page
+from projects.paging import capped_count, page_of_request
 from projects.transitions import CASES
 from registry import audit
 from registry.access import get_visible_or_404
@@ -113,23 +113,13 @@ def queue(request: HttpRequest, kind: str, name: str) -> HttpResponse:
     filterset = CaseFilter(
         request.GET or None, queryset=base, project_path="project__" if model is Declaration else ""
     )
-    page = keyset_page(
-        filterset.qs,
-        order=order,
-        size=PAGE_SIZE,
-        after=request.GET.get("after", ""),
-        before=request.GET.get("before", ""),
-        last=request.GET.get("page") == "last",
-    )
-    query = request.GET.copy()
-    for key in ("after", "before", "page"):
-        query.pop(key, None)
+    page, query = page_of_request(request, filterset.qs, order=order, size=PAGE_SIZE)
     label_rows(page.rows, kind)
     # Unfiltered, the queue's count is the sidebar's (the same 30-second cache): no COUNT over the 150,000
     # cases of a queue on every page. A filter counts what it matches, up to COUNT_CAP: a district's share
     # of the technical queue took 50 ms to count in full, more than the rest of the page.
     if any(request.GET.get(field) for field in filterset.filters):
-        total = filterset.qs.order_by()[: COUNT_CAP + 1].count()
+        total = capped_count(filterset.qs, COUNT_CAP)
     else:
         total = counts_for(request.user)[kind][name]
     return render(
@@ -143,7 +133,7 @@ def queue(request: HttpRequest, kind: str, name: str) -> HttpResponse:
             "page": page,
             "total": total,
             "count_cap": COUNT_CAP,
-            "query": query.urlencode(),
+            "query": query,
             "sort": order,
             "sorts": [(k, str(v)) for k, v in SORTS.items() if not (k == "-claimed_t" and model is Project)],
         },
