@@ -763,73 +763,30 @@ def measure(server: Server, endpoint: Endpoint, nonce: str, args) -> Stats:
     )
 
 
-# wrk: each connection walks the endpoint's URLs in turn (paths file), adding a unique `_=` when asked;
-# done() prints one line the script parses. Latencies are wrk's own (microseconds).
-WRK_SCRIPT = r"""
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function init(args)
-  paths = {}
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  unique, nonce, nthreads, counter = args[2] == "unique", args[3], tonumber(args[4]), 0
-  wrk.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
-  wrk.headers["User-Agent"] = "bench-public-load (wrk)"
-end
-function request()
-  local k = counter * nthreads + id
-  counter = counter + 1
-  local path = paths[k % #paths + 1]
-  if unique then
-    path = path .. (string.find(path, "?", 1, true) and "&" or "?") .. "_=" .. nonce .. k
-  end
-  return wrk.format("GET", path)
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %.3f %.3f %.3f\n", summary.requests, summary.duration,
-    e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
-end
-"""
-
-
 def run_wrk(
     port: int, endpoint: Endpoint, nonce: str, *, seconds: float, connections: int, threads: int
 ) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-public-wrk-") as folder:
-        script, paths = os.path.join(folder, "walk.lua"), os.path.join(folder, "paths.txt")
-        with open(script, "w") as out:
-            out.write(WRK_SCRIPT)
-        with open(paths, "w") as out:
-            out.write("\n".join(endpoint.paths) + "\n")
-        command = [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(connections),
-            "-d",
-            f"{seconds:g}s",
-            "--timeout",
-            "30s",
-        ]
-        command += ["-s", script, f"http://127.0.0.1:{port}", "--", paths]
-        command += ["unique" if endpoint.unique else "fixed", nonce, str(threads)]
-        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
-    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
-    if line is None:
-        sys.exit(f"wrk printed no result:\n{output}")
-    requests, duration, bad_status, socket_errors, p50, p95, p99 = line.split()[1:]
+    """bench.wrk over the endpoint's paths; its figures as this script reports them."""
+    from bench import wrk
+
+    result = wrk.run_wrk(
+        port,
+        endpoint.paths,
+        seconds=seconds,
+        connections=connections,
+        threads=threads,
+        unique=endpoint.unique,
+        nonce=nonce,
+    )
+    errors = result["errors"]
+    latency = result["latency_ms"]
     return {
-        "requests": int(requests),
-        "seconds": int(duration) / 1e6,
-        "errors": int(bad_status) + int(socket_errors),
-        "p50": float(p50),
-        "p95": float(p95),
-        "p99": float(p99),
+        "requests": result["requests"],
+        "seconds": result["duration_s"],
+        "errors": errors["status"] + errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
+        "p50": latency["p50"],
+        "p95": latency["p95"],
+        "p99": latency["p99"],
     }
 
 
