@@ -27,6 +27,11 @@ BEAT_SCHEDULE = {
     # for RECONCILE_AFTER_SECONDS (registry/reconcile.py). It waits in the same queue as the jobs, so it runs
     # once those before it are taken; one that waited longer than a minute behind a backlog is dropped, not
     # run back to back with the next ones (each would send the same jobs again).
+    # Daily: the behaviour records' day partitions a week ahead; those past the retention period dropped.
+    "keep-behaviour-partitions": {
+        "task": "offsets.behaviour.tasks.keep_partitions",
+        "schedule": crontab(hour=0, minute=5),
+    },
     "reconcile-owed-work": {"task": "registry.tasks.reconcile", "schedule": 60.0, "options": {"expires": 55}},
 }
 app.conf.beat_schedule = BEAT_SCHEDULE

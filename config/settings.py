@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "registry",
     "projects",
     "offsets",
+    "offsets.behaviour",
 ]
 
 MIDDLEWARE = [
@@ -330,6 +331,17 @@ RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 60)
 RECONCILE_BATCH = env_int("RECONCILE_BATCH", 500)
 # The periodic jobs run by `make run` itself when there is no beat process (see `manage.py serve`).
 RUN_PERIODIC_IN_PROCESS = env_bool("RUN_PERIODIC_IN_PROCESS", not REDIS_URL)
+
+# --- Residents' low-carbon behaviour (offsets/behaviour, ADR 0017) ----------------------------------
+# Records may be reported for this many days back; a partition older than the retention period is dropped
+# (its daily totals stay). Rows per chunk: one task's transaction. Rows per batch: the most a batch may hold.
+BEHAVIOUR_REPORTING_DAYS = env_int("BEHAVIOUR_REPORTING_DAYS", 62)
+BEHAVIOUR_RETENTION_DAYS = env_int("BEHAVIOUR_RETENTION_DAYS", 400)
+BEHAVIOUR_CHUNK_ROWS = env_int("BEHAVIOUR_CHUNK_ROWS", 20000)
+BEHAVIOUR_BATCH_MAX_ROWS = env_int("BEHAVIOUR_BATCH_MAX_ROWS", 5_000_000)
+# The key of the resident identity numbers' hash (HMAC-SHA256): one account per person without keeping the
+# number. Set it in production and never change it (every account's hash depends on it).
+IDENTITY_HASH_KEY = env("IDENTITY_HASH_KEY", "development-identity-hash-key" if dev_defaults else "")
 
 # --- E-mail (Django 6.1 MAILERS) -----------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "registry@example.gov.cn")

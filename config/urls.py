@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("registry.urls")),
     path("", include("projects.urls")),
     path("", include("offsets.urls")),
+    path("", include("offsets.behaviour.urls")),
 ]
 
 handler400 = "registry.views.bad_request"

@@ -308,6 +308,38 @@ def upload_document(case, *, by: User, doc_type: str, upload) -> Document:
     return document
 
 
+def attach_generated_document(case, *, by: User, doc_type: str, content, name: str) -> Document:
+    """A document the registry made itself (a platform month's behaviour report), stored as the next version
+    of its type. Nothing in it is a user's file, so the upload checks do not apply; its hash is kept alike."""
+    import hashlib
+
+    case = type(case).objects.select_for_update().get(pk=case.pk)
+    data = content.read()
+    content.seek(0)
+    version = (
+        Document.objects.filter(doc_type=doc_type, **{case.kind: case}).aggregate(v=Max("version"))["v"] or 0
+    ) + 1
+    sha256 = hashlib.sha256(data).hexdigest()
+    document = Document.objects.create(
+        doc_type=doc_type,
+        version=version,
+        file=content,
+        original_name=name[:200],
+        content_type="text/csv",
+        size=len(data),
+        sha256=sha256,
+        uploaded_by=by,
+        **{case.kind: case},
+    )
+    audit.record(
+        actor=by,
+        action="document.uploaded",
+        subject=case,
+        after={"document": doc_type, "version": version, "sha256": sha256},
+    )
+    return document
+
+
 # --- Declarations --------------------------------------------------------------------------------------
 
 
@@ -578,7 +610,10 @@ def _declaration_problems(declaration: Declaration) -> list[str]:
         declaration.project, declaration.period_start, declaration.period_end, exclude=declaration
     )
     if declaration.verification_body_id is None:
-        problems.append(_("Choose the verification body that verifies this declaration."))
+        # A body is needed where it provides documents (a verification report); a platform's aggregation
+        # declaration is evidenced by its behaviour report, which the registry makes.
+        if any(d in VERIFICATION_DOCUMENTS for d in required_documents(declaration)):
+            problems.append(_("Choose the verification body that verifies this declaration."))
     else:
         # The body may have been suspended, changed kind or become related since it was chosen.
         problem = verification_body_problem(declaration.verification_body, declaration.project.organisation)

@@ -48,3 +48,17 @@ def not_the_embedded_demo(app_configs, **kwargs):
             id="registry.E003",
         )
     ]
+
+
+@register(Tags.security, deploy=True)
+def identity_hash_key_is_set(app_configs, **kwargs):
+    if settings.DEBUG or settings.EMBEDDED_DEMO or len(settings.IDENTITY_HASH_KEY) >= 32:
+        return []
+    return [
+        Error(
+            "IDENTITY_HASH_KEY is not set (or shorter than 32 characters): personal carbon accounts cannot "
+            "keep resident identity numbers as keyed hashes.",
+            hint="32 or more random characters; never change it once accounts exist (ADR 0017).",
+            id="registry.E004",
+        )
+    ]

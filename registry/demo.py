@@ -131,6 +131,27 @@ ORGANISATIONS = [
         False,
         OrganisationStatus.VERIFIED,
     ),
+    # Platform operators reporting residents' behaviour (offsets/behaviour/demo.py): invented, demo values.
+    (
+        "travel",
+        OrganisationKind.PLATFORM_OPERATOR,
+        "武汉智行出行科技有限公司",
+        "Wuhan Smart Travel Technology Co., Ltd. (demo)",
+        "91420100MA4K00008",
+        District.JIANGHAN,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
+    (
+        "payment",
+        OrganisationKind.PLATFORM_OPERATOR,
+        "楚天数字支付服务有限公司",
+        "Chutian Digital Payment Services Co., Ltd. (demo)",
+        "91420100MA4K00009",
+        District.WUCHANG,
+        False,
+        OrganisationStatus.VERIFIED,
+    ),
 ]
 
 # (e-mail local part, name, organisation key, role, what the login is for)
@@ -151,6 +172,28 @@ ENTERPRISE = [
     ("school.admin", "江汉一中管理员 (demo)", "school", OrgRole.ADMIN, "public institution: admin"),
     ("household", "张伟", "household", OrgRole.ADMIN, "household"),
     ("verifier", "核查员 (demo)", "verifier", OrgRole.ADMIN, "verification body"),
+    (
+        "travel.admin",
+        "智行出行管理员 (demo)",
+        "travel",
+        OrgRole.ADMIN,
+        "platform operator (ride code): admin",
+    ),
+    (
+        "payment.admin",
+        "楚天支付管理员 (demo)",
+        "payment",
+        OrgRole.ADMIN,
+        "platform operator (payment): admin",
+    ),
+]
+
+# Residents with personal carbon accounts (offsets/behaviour/demo.py): (e-mail local part, name, the first 17
+# digits of an invented identity number, what the login is for).
+RESIDENTS = [
+    ("resident", "陈晓华", "42010219900315002", "resident: personal carbon account"),
+    ("resident2", "刘一鸣", "42010619851120003", "resident: personal carbon account"),
+    ("resident3", "黄思琪", "42011119950702004", "resident: personal carbon account"),
 ]
 
 
@@ -198,6 +241,7 @@ def story_clock():
 def demo_logins() -> list[tuple[str, str]]:
     wanted = [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, what in BUREAU]
     wanted += [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, _, what in ENTERPRISE]
+    wanted += [(f"{local}@{DEMO_DOMAIN}", what) for local, _, _, what in RESIDENTS]
     existing = set(User.objects.filter(email__in=[e for e, _ in wanted]).values_list("email", flat=True))
     return [(email, what) for email, what in wanted if email in existing]
 

@@ -108,6 +108,17 @@ LABELS = MappingProxyType(
         # offsets: compliance policies and emitters' records (offsets/compliance.py)
         "compliance.policy_saved": _("Compliance policy saved"),
         "compliance.record_saved": _("Compliance record saved"),
+        # offsets.behaviour: platforms, batches, months (offsets/behaviour: services, batches, processing)
+        "platform.credential_issued": _("API key issued to the platform"),
+        "platform.credential_revoked": _("API key of the platform revoked"),
+        "platform.agreement_set": _("Aggregation agreement recorded"),
+        "platform.period_closed": _("Month of aggregation closed"),
+        "behaviour.batch_received": _("Batch of behaviour records received"),
+        "behaviour.batch_processed": _("Batch of behaviour records processed"),
+        # offsets.behaviour: personal carbon accounts (offsets/behaviour/services.py)
+        "personal_account.opened": _("Personal carbon account opened"),
+        "personal_account.donated": _("Grams donated to an event"),
+        "personal_account.signed_up": _("Resident registered on the portal"),
     }
 )
 

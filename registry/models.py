@@ -120,6 +120,7 @@ class OrganisationKind(models.TextChoices):
     PUBLIC_INSTITUTION = "public_institution", _("Public institution")
     HOUSEHOLD = "household", _("Household or individual")
     VERIFICATION_BODY = "verification_body", _("Verification body")
+    PLATFORM_OPERATOR = "platform_operator", _("Platform operator")
 
 
 class OrganisationStatus(models.TextChoices):
@@ -435,6 +436,7 @@ class DocumentType(models.TextChoices):
     LOAD_REDUCTION_RECORDS = "load_reduction_records", _("Load reduction records")
     VERIFICATION_REPORT = "verification_report", _("Verification report")
     VERIFICATION_OPINION = "verification_opinion", _("Verification opinion")
+    BEHAVIOUR_REPORT = "behaviour_report", _("Behaviour records report")
     OTHER = "other", _("Other")
 
 

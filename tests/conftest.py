@@ -104,13 +104,15 @@ def english_by_default():
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle counters and cached pages live in the cache: each test starts without another's (nor a
-    checkpoint another test's retirement asked for)."""
+    checkpoint another test's retirement asked for), nor a day partition another test made and rolled back."""
     from django.core.cache import cache
 
+    from offsets.behaviour import partitions
     from registry import checkpoints
 
     cache.clear()
     checkpoints._asked_until = 0.0
+    partitions._known.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from registry.demo import DEMO_TOTP_SECRET, story_clock
 
 # Each app's demo builds on the previous ones'. Imported by name: registry must not import the apps
 # that depend on it.
-DEMO_MODULES = ["registry.demo", "projects.demo", "offsets.demo"]
+DEMO_MODULES = ["registry.demo", "projects.demo", "offsets.demo", "offsets.behaviour.demo"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class BehaviourConfig(AppConfig):
+    name = "offsets.behaviour"
+    label = "behaviour"
+    verbose_name = _("Residents' low-carbon behaviour")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from offsets.behaviour import reconcile, resident_notifications
+        from offsets.behaviour.public import home_context
+        from registry.home import HOME_PROVIDERS
+        from registry.reconcile import DEBTS
+
+        DEBTS.update(reconcile.DEBTS)  # chunks no worker finished, certificates not made: sent again
+        resident_notifications.register()  # a resident's sign-up: the e-mail confirmation
+        if home_context not in HOME_PROVIDERS:  # the home page's behaviour section: aggregates only
+            HOME_PROVIDERS.append(home_context)

@@ -1,0 +1,87 @@
+"""The day partitions of the behaviour records on PostgreSQL: made ahead, dropped after the retention period.
+
+The beat runs `keep_partitions` daily (config/celery.py); the chunk tasks call `ensure` for the days they
+load, so a first run or a late beat never stops a batch. On SQLite the table is not partitioned and both do
+nothing. A partition is created by its own short transaction: CREATE TABLE … PARTITION OF locks the parent.
+"""
+
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+TABLE = "behaviour_behaviourrecord"
+_known: set[date] = set()  # partitions this process has seen exist
+
+
+def name_of(day: date) -> str:
+    return f"{TABLE}_p{day:%Y%m%d}"
+
+
+def _partitioned() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def existing() -> set[date]:
+    """The days that have a partition."""
+    if not _partitioned():
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
+            [TABLE],
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    prefix = len(TABLE) + 2
+    return {
+        date(int(n[prefix : prefix + 4]), int(n[prefix + 4 : prefix + 6]), int(n[prefix + 6 :]))
+        for n in names
+    }
+
+
+def ensure(days) -> None:
+    """Make the partitions of `days` that do not exist yet (each in its own transaction)."""
+    if not _partitioned():
+        return
+    wanted = set(days) - _known
+    if not wanted:
+        return
+    have = existing()
+    _known.update(have & wanted)
+    for day in sorted(wanted - have):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {name_of(day)} PARTITION OF {TABLE} "
+                "FOR VALUES FROM (%s) TO (%s)",
+                [day, day + timedelta(days=1)],
+            )
+        _known.add(day)
+
+
+def window(today: date | None = None) -> list[date]:
+    """The days records may be reported for now, and a week ahead for the beat's sake."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS)
+    return [first + timedelta(days=n) for n in range((today - first).days + 8)]
+
+
+def retire(today: date | None = None) -> list[date]:
+    """Detach and drop the partitions older than the retention period; returns their days."""
+    if not _partitioned():
+        return []
+    today = today or timezone.localdate()
+    limit = today - timedelta(days=settings.BEHAVIOUR_RETENTION_DAYS)
+    gone = sorted(day for day in existing() if day < limit)
+    for day in gone:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name_of(day)}")
+            cursor.execute(f"DROP TABLE {name_of(day)}")
+        _known.discard(day)
+    return gone
+
+
+def keep() -> dict:
+    ensure(window())
+    return {"dropped": [day.isoformat() for day in retire()]}

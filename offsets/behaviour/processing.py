@@ -1,0 +1,439 @@
+"""Processing one chunk of a batch: the checks with their reasons, the de-duplications, the quantification and
+the daily totals, in one transaction (ADR 0017).
+
+1. Each row is read and checked in Python: its six fields, the person (a personal carbon account number, by
+   its check digit and that the account exists, or the platform's pseudonym), the scenario (agreed with the
+   platform), the times (ISO 8601 with offset; not in the future, not older than the reporting window, the
+   month not closed), the quantity (thousandths at most, within the factor's limit) and the factor of the
+   day. It is quantified: grams = quantity (thousandths) × factor (mg per unit) // 1,000,000, rounded down.
+2. The rows go into a temporary table (COPY on PostgreSQL), and set-based statements, the same on both
+   databases, reject what is already known: the platform's record id already accepted (`duplicate`), the same
+   person's behaviour of the same scenario reported by another platform at an overlapping time
+   (`other_platform`: the first accepted counts; the times may differ by OVERLAP_TOLERANCE), more records of
+   a person's scenario on a day than the factor allows (`too_many`).
+3. What is left is inserted into the records (partitioned by day), added to the person's and the public
+   daily totals, and the rejected rows are written with their reasons.
+
+Two chunks touching the same day take that day's lock (PostgreSQL advisory lock) for step 2 and 3, so two
+platforms' reports of the same ride never both count; everything before it runs side by side.
+"""
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from offsets.behaviour import partitions
+from offsets.behaviour.accounts import is_account_number
+from offsets.behaviour.models import (
+    AggregationPeriod,
+    Batch,
+    BatchChunk,
+    BatchFormat,
+    BatchStatus,
+    PeriodStatus,
+    PersonalAccount,
+    PlatformAgreement,
+    RejectReason,
+    ScenarioFactor,
+)
+from registry import audit
+
+OVERLAP_TOLERANCE = timedelta(seconds=60)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+LONGEST_FIELD = 64
+R = RejectReason
+
+
+@dataclass
+class Context:
+    """What the checks need to know, read once per chunk."""
+
+    platform_id: int
+    scenarios: dict  # code -> (scenario id, [factors, newest first])
+    now: datetime
+    earliest: date
+    zone: ZoneInfo
+
+
+def _context(batch: Batch) -> Context:
+    agreement = PlatformAgreement.objects.filter(organisation=batch.platform_id).first()
+    scenarios = {}
+    if agreement is not None:
+        for scenario in agreement.scenarios.all():
+            factors = list(ScenarioFactor.objects.filter(scenario=scenario).order_by("-valid_from"))
+            scenarios[scenario.code] = (scenario.pk, factors)
+    now = timezone.now()
+    zone = ZoneInfo(settings.TIME_ZONE)
+    return Context(
+        platform_id=batch.platform_id,
+        scenarios=scenarios,
+        now=now,
+        earliest=now.astimezone(zone).date() - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS),
+        zone=zone,
+    )
+
+
+def _factor_on(factors, day: date):
+    for factor in factors:  # newest first
+        if factor.valid_from <= day and (factor.valid_until is None or day <= factor.valid_until):
+            return factor
+    return None
+
+
+def _clean_text(value) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if not value or len(value) > LONGEST_FIELD or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return None
+    return value
+
+
+def _time(value) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _milli(value) -> int | None:
+    """A positive quantity with at most three decimals, in thousandths; None if it is not one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = repr(value)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    whole, dot, fraction = value.partition(".")
+    if not whole.isascii() or not whole.isdigit() or len(whole) > 12:
+        return None
+    if dot and (not fraction.isascii() or not fraction.isdigit() or len(fraction) > 3):
+        return None
+    milli = int(whole) * 1000 + (int(fraction.ljust(3, "0")) if fraction else 0)
+    return milli or None
+
+
+def check_row(fields, ctx: Context):
+    """(reason, None) or (None, the accepted row's values) for one row's six fields."""
+    if fields is None or len(fields) != 6:
+        return R.FIELDS, None
+    record_id, person, scenario, started, ended, quantity = fields
+    record_id = _clean_text(record_id)
+    if record_id is None:
+        return R.RECORD_ID, None
+    person = _clean_text(person)
+    if person is None:
+        return R.PERSON, None
+    known = ctx.scenarios.get(scenario.strip() if isinstance(scenario, str) else None)
+    if known is None:
+        return R.SCENARIO, None
+    start = _time(started)
+    end = _time(ended) if ended not in ("", None) else start
+    if start is None or end is None or end < start:
+        return R.TIME, None
+    if start > ctx.now + FUTURE_TOLERANCE or end > ctx.now + FUTURE_TOLERANCE:
+        return R.FUTURE, None
+    day = start.astimezone(ctx.zone).date()
+    if day < ctx.earliest:
+        return R.TOO_OLD, None
+    milli = _milli(quantity)
+    if milli is None:
+        return R.QUANTITY, None
+    scenario_id, factors = known
+    factor = _factor_on(factors, day)
+    if factor is None:
+        return R.NO_FACTOR, None
+    if milli > factor.max_quantity_milli:
+        return R.IMPLAUSIBLE, None
+    grams = milli * factor.milligrams_per_unit // 1_000_000
+    return None, (record_id, person, scenario_id, start, end, day, milli, grams, factor.max_records_per_day)
+
+
+def _rows(chunk: BatchChunk, fmt: str):
+    """(line number, fields or None) of each row of the chunk file."""
+    with default_storage.open(chunk.file.name, "rb") as handle:
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace").split("\n")
+    if text and text[-1] == "":
+        text.pop()
+    first = chunk.first_line
+    if fmt == BatchFormat.CSV:
+        for offset, fields in enumerate(csv.reader(text)):
+            yield first + offset, fields
+        return
+    for offset, line in enumerate(text):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            yield first + offset, None
+            continue
+        if not isinstance(item, dict):
+            yield first + offset, None
+            continue
+        yield (
+            first + offset,
+            [
+                item.get(name)
+                for name in ("record_id", "person", "scenario", "started_at", "ended_at", "quantity")
+            ],
+        )
+
+
+COLUMNS = (
+    "line",
+    "record_id",
+    "reason",
+    "day",
+    "day_before",
+    "account_id",
+    "person",
+    "scenario_id",
+    "started_at",
+    "ended_at",
+    "start_tol",
+    "end_tol",
+    "quantity_milli",
+    "grams",
+    "max_per_day",
+)
+DDL = """
+CREATE TEMP TABLE incoming (
+    line bigint NOT NULL, record_id varchar(64), reason varchar(16), day date, day_before date,
+    account_id bigint, person varchar(65), scenario_id bigint, started_at timestamp with time zone,
+    ended_at timestamp with time zone, start_tol timestamp with time zone, end_tol timestamp with time zone,
+    quantity_milli bigint, grams bigint, max_per_day integer
+)"""
+
+
+def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
+    """Each row checked: the tuples for the temporary table, the days and months of the accepted ones."""
+    checked, numbers = [], set()
+    seen_ids = set()
+    for line, fields in _rows(chunk, fmt):
+        reason, values = check_row(fields, ctx)
+        if reason is None:
+            if values[0] in seen_ids:
+                reason = R.REPEATED
+            else:
+                seen_ids.add(values[0])
+                if is_account_number(values[1]):
+                    numbers.add(values[1])
+        record_id = fields[0] if fields and isinstance(fields[0], str) else ""
+        checked.append((line, reason, values, record_id[:LONGEST_FIELD]))
+    accounts = (
+        dict(PersonalAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
+        if numbers
+        else {}
+    )
+    return checked, accounts
+
+
+def _incoming_rows(checked, accounts, adapt):
+    """The temporary table's rows; the person key: "A" + account number, or "P" + pseudonym."""
+    days = set()
+    for line, reason, values, raw_id in checked:
+        if reason is None:
+            record_id, person, scenario_id, start, end, day, milli, grams, most = values
+            account_id = None
+            if is_account_number(person):
+                account_id = accounts.get(person)
+                if account_id is None:
+                    yield (line, record_id, R.UNKNOWN_ACCOUNT.value, *([None] * 12))
+                    continue
+                key = "A" + person
+            else:
+                key = "P" + person
+            days.add(day)
+            yield (
+                line,
+                record_id,
+                None,
+                day,
+                day - timedelta(days=1),
+                account_id,
+                key,
+                scenario_id,
+                adapt(start),
+                adapt(end),
+                adapt(start - OVERLAP_TOLERANCE),
+                adapt(end + OVERLAP_TOLERANCE),
+                milli,
+                grams,
+                most,
+            )
+        else:
+            yield (line, raw_id, reason.value, *([None] * 12))
+
+
+CHECKS = [
+    # The platform's record already accepted (an earlier batch, or an earlier chunk of this one).
+    """UPDATE incoming SET reason = 'duplicate' WHERE reason IS NULL AND EXISTS (
+        SELECT 1 FROM behaviour_behaviourrecord r
+        WHERE r.day = incoming.day AND r.platform_id = %(platform)s AND r.record_id = incoming.record_id)""",
+    # The same behaviour from another platform: one person, one scenario, overlapping time (ADR 0017).
+    """UPDATE incoming SET reason = 'other_platform'
+        WHERE reason IS NULL AND account_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM behaviour_behaviourrecord r
+        WHERE r.account_id = incoming.account_id AND r.scenario_id = incoming.scenario_id
+          AND r.day BETWEEN incoming.day_before AND incoming.day
+          AND r.started_at < incoming.end_tol AND r.ended_at > incoming.start_tol
+          AND r.platform_id <> %(platform)s)""",
+    # More of the scenario's records of a person on a day than a person can make: the latest ones go.
+    """UPDATE incoming SET reason = 'too_many' WHERE line IN (
+        SELECT line FROM (
+            SELECT i.line, i.max_per_day, COALESCE(pd.records, 0) + ROW_NUMBER() OVER (
+                PARTITION BY i.person, i.scenario_id, i.day ORDER BY i.started_at, i.line) AS n
+            FROM incoming i LEFT JOIN behaviour_personday pd
+              ON pd.day = i.day AND pd.platform_id = %(platform)s AND pd.scenario_id = i.scenario_id
+             AND pd.person = i.person
+            WHERE i.reason IS NULL) ranked
+        WHERE n > max_per_day)""",
+]
+WRITES = [
+    """INSERT INTO behaviour_behaviourrecord (day, platform_id, record_id, batch_id, account_id, person,
+            scenario_id, started_at, ended_at, quantity_milli, grams)
+        SELECT day, %(platform)s, record_id, %(batch)s, account_id, person, scenario_id, started_at, ended_at,
+            quantity_milli, grams
+        FROM incoming WHERE reason IS NULL""",
+    """INSERT INTO behaviour_personday (day, platform_id, scenario_id, person, account_id, records, grams)
+        SELECT day, %(platform)s, scenario_id, person, MAX(account_id), COUNT(*), SUM(grams)
+        FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id, person
+        ON CONFLICT (day, platform_id, scenario_id, person) DO UPDATE
+        SET records = behaviour_personday.records + excluded.records,
+            grams = behaviour_personday.grams + excluded.grams""",
+    """INSERT INTO behaviour_scenarioday (day, platform_id, scenario_id, records, grams)
+        SELECT day, %(platform)s, scenario_id, COUNT(*), SUM(grams)
+        FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id
+        ON CONFLICT (day, platform_id, scenario_id) DO UPDATE
+        SET records = behaviour_scenarioday.records + excluded.records,
+            grams = behaviour_scenarioday.grams + excluded.grams""",
+    """INSERT INTO behaviour_rejectedrow (batch_id, line, record_id, reason)
+        SELECT %(batch)s, line, COALESCE(record_id, ''), reason FROM incoming WHERE reason IS NOT NULL""",
+]
+TOTALS = """SELECT COUNT(*), SUM(CASE WHEN reason IS NULL THEN 1 ELSE 0 END),
+    SUM(CASE WHEN reason IS NULL THEN grams ELSE 0 END) FROM incoming"""
+
+
+def _load(cursor, rows) -> None:
+    names = ", ".join(COLUMNS)
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute("ANALYZE incoming")
+        return
+    marks = ", ".join(["%s"] * len(COLUMNS))
+    cursor.executemany(f"INSERT INTO incoming ({names}) VALUES ({marks})", list(rows))  # noqa: S608 (our columns)
+
+
+def _adapter():
+    if connection.vendor == "postgresql":
+        return lambda moment: moment
+    return connection.ops.adapt_datetimefield_value  # SQLite: the text Django itself stores
+
+
+def _lock_days(cursor, days) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite: one writer at a time anyway
+    for day in sorted(days):  # always in the same order: two chunks never wait on each other in a circle
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x42454841, day.toordinal()])
+
+
+def _hold_periods(batch: Batch, months) -> set[date]:
+    """The months of the chunk whose period is closed. The others' rows are made if need be and held shared
+    until commit, so a close waits for this chunk, and a chunk after the close sees it closed."""
+    if not months:
+        return set()
+    AggregationPeriod.objects.bulk_create(
+        [AggregationPeriod(platform_id=batch.platform_id, month=month) for month in months],
+        ignore_conflicts=True,
+    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT month, status FROM behaviour_aggregationperiod WHERE platform_id = %s "
+                "AND month = ANY(%s) FOR SHARE",
+                [batch.platform_id, list(months)],
+            )
+            return {month for month, status in cursor.fetchall() if status == PeriodStatus.CLOSED}
+    periods = AggregationPeriod.objects.filter(platform_id=batch.platform_id, month__in=months)
+    return set(periods.filter(status=PeriodStatus.CLOSED).values_list("month", flat=True))
+
+
+def process_chunk(chunk_id: int) -> bool:
+    """Process one chunk once; False if it was done already (a task sent again)."""
+    chunk = BatchChunk.objects.select_related("batch").filter(pk=chunk_id).first()
+    if chunk is None or chunk.done_at is not None:
+        return False
+    batch = chunk.batch
+    ctx = _context(batch)
+    checked, accounts = _prepare(chunk, ctx, batch.format)
+    days = {values[5] for _line, reason, values, _raw in checked if reason is None}
+    partitions.ensure(days)
+    with transaction.atomic():
+        locked = BatchChunk.objects.select_for_update().get(pk=chunk_id)
+        if locked.done_at is not None:
+            return False
+        Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(status=BatchStatus.PROCESSING)
+        closed = _hold_periods(batch, {day.replace(day=1) for day in days})
+        if closed:
+            checked = [
+                (line, R.PERIOD_CLOSED, None, raw)
+                if reason is None and values[5].replace(day=1) in closed
+                else (line, reason, values, raw)
+                for line, reason, values, raw in checked
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS incoming")
+            cursor.execute(DDL + (" ON COMMIT DROP" if connection.vendor == "postgresql" else ""))
+            _load(cursor, _incoming_rows(checked, accounts, _adapter()))
+            _lock_days(cursor, days)
+            params = {"platform": batch.platform_id, "batch": batch.pk}
+            for statement in CHECKS + WRITES:
+                cursor.execute(statement, params)
+            cursor.execute(TOTALS)
+            rows, accepted, grams = cursor.fetchone()
+            if connection.vendor != "postgresql":
+                cursor.execute("DROP TABLE incoming")
+        locked.done_at = timezone.now()
+        locked.save(update_fields=["done_at"])
+        Batch.objects.filter(pk=batch.pk).update(
+            chunks_done=F("chunks_done") + 1,
+            accepted=F("accepted") + (accepted or 0),
+            rejected=F("rejected") + (rows - (accepted or 0)),
+            grams=F("grams") + (grams or 0),
+        )
+        _finish_if_last(batch.pk)
+    default_storage.delete(chunk.file.name)
+    return True
+
+
+def _finish_if_last(batch_pk: int) -> None:
+    """The last chunk done: the batch is done, with its audit event (counted once: the row is locked)."""
+    batch = Batch.objects.select_for_update().get(pk=batch_pk)
+    if batch.chunks_done < batch.chunks or batch.status == BatchStatus.DONE:
+        return
+    batch.status, batch.finished_at = BatchStatus.DONE, timezone.now()
+    batch.save(update_fields=["status", "finished_at"])
+    audit.record(
+        actor=None,
+        action="behaviour.batch_processed",
+        subject=batch,
+        before={"status": BatchStatus.PROCESSING},
+        after={
+            "status": BatchStatus.DONE,
+            "accepted": batch.accepted,
+            "rejected": batch.rejected,
+            "grams": batch.grams,
+        },
+    )

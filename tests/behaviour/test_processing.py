@@ -1,0 +1,296 @@
+"""Behaviour batches through the checks (each with its reason), the de-duplications, quantification and the
+daily totals; re-sending; the refusals of a whole file."""
+
+import gzip
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from offsets.behaviour import batches, processing
+from offsets.behaviour.accounts import make_account_number
+from offsets.behaviour.models import (
+    Batch,
+    BatchChunk,
+    BatchStatus,
+    BehaviourRecord,
+    PersonDay,
+    RejectedRow,
+    ScenarioDay,
+)
+from tests.behaviour.world import HEADER, gz_csv, make_platform, make_resident, recent, row, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(django_capture_on_commit_callbacks):
+    """Send a batch and run its chunk tasks, as the workers would after the commit."""
+
+    def sending(platform, batch_id, rows, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            batch, new = send(platform, batch_id, rows, **kwargs)
+        batch.refresh_from_db()
+        return batch, new
+
+    return sending
+
+
+def reasons(batch) -> dict:
+    return dict(RejectedRow.objects.filter(batch=batch).values_list("record_id", "reason"))
+
+
+def test_a_batch_is_checked_quantified_and_totalled(run):
+    platform = make_platform()
+    account = make_resident()
+    rows = [
+        row("r1", account.number, quantity="10.5"),
+        row("r2", "user-77", "bicycle", start=recent(1, 9), quantity="3"),
+        row("r3", account.number, "no_such_scenario"),
+    ]
+    batch, new = run(platform, "b-1", rows)
+    assert new and batch.status == BatchStatus.DONE and batch.finished_at
+    assert (batch.rows, batch.accepted, batch.rejected) == (3, 2, 1)
+    # 10.5 passenger-km × 45 g = 472 g (472.5 rounded down); 3 km × 50 g = 150 g
+    assert batch.grams == 472 + 150
+    assert BehaviourRecord.objects.count() == 2
+    assert PersonDay.objects.get(account=account).grams == 472
+    assert PersonDay.objects.get(person="Puser-77").records == 1
+    assert sum(ScenarioDay.objects.values_list("grams", flat=True)) == 622
+    # The file's own line numbers: the header is line 1.
+    assert list(RejectedRow.objects.values_list("line", "reason")) == [(4, "scenario")]
+
+
+def test_every_check_rejects_with_its_reason(run):
+    platform = make_platform(codes=("metro", "bus", "no_tableware"))
+    account = make_resident()
+    now = timezone.localtime()
+    rows = [
+        ["short", "row"],
+        ["", account.number, "metro", recent().isoformat(), "", "1"],
+        ["x" * 65, account.number, "metro", recent().isoformat(), "", "1"],
+        ["p1", "", "metro", recent().isoformat(), "", "1"],
+        ["p2", "bad\x07person", "metro", recent().isoformat(), "", "1"],
+        row("a1", make_account_number(999_999)),  # well formed, no such account
+        row("s1", account.number, "bicycle"),  # a scenario not agreed with this platform
+        ["t1", account.number, "metro", "yesterday", "", "1"],
+        ["t2", account.number, "metro", "2026-11-29T08:00:00", "", "1"],  # no UTC offset
+        [
+            "t3",
+            account.number,
+            "metro",
+            recent(1, 9).isoformat(),
+            recent(1, 8).isoformat(),
+            "1",
+        ],  # ends first
+        row("f1", account.number, start=now + timedelta(hours=2)),
+        row("o1", account.number, start=now - timedelta(days=90)),
+        row("q1", account.number, quantity="0"),
+        row("q2", account.number, quantity="-3"),
+        row("q3", account.number, quantity="1.2345"),
+        row("q4", account.number, quantity="1e3"),
+        row("q5", account.number, quantity="81"),  # the longest metro ride is 80 passenger-km
+        row("d1", "user-1", "no_tableware", minutes=None, quantity="1"),
+        row("d1", "user-1", "no_tableware", start=recent(1, 12), minutes=None, quantity="1"),
+    ]
+    batch, _new = run(platform, "checks", rows)
+    got = reasons(batch)
+    assert got == {
+        "": "record_id",
+        "short": "fields",
+        "x" * 64: "record_id",
+        "p1": "person",
+        "p2": "person",
+        "a1": "unknown_account",
+        "s1": "scenario",
+        "t1": "time",
+        "t2": "time",
+        "t3": "time",
+        "f1": "future",
+        "o1": "too_old",
+        "q1": "quantity",
+        "q2": "quantity",
+        "q3": "quantity",
+        "q4": "quantity",
+        "q5": "implausible",
+        "d1": "repeated",
+    }
+    assert batch.accepted == 1 and batch.rejected == len(rows) - 1
+    assert RejectedRow.objects.filter(batch=batch).count() == len(rows) - 1
+
+
+def test_more_records_a_day_than_a_person_can_make_are_rejected(run):
+    platform = make_platform()
+    # Twelve metro rides a day at most: fourteen in two batches, the last two go.
+    first = [row(f"m{n}", "user-9", start=recent(1, 6, n)) for n in range(10)]
+    second = [row(f"m{n}", "user-9", start=recent(1, 7, n)) for n in range(10, 14)]
+    run(platform, "day-1", first)
+    batch, _new = run(platform, "day-2", second)
+    assert reasons(batch) == {"m12": "too_many", "m13": "too_many"}
+    assert PersonDay.objects.get(person="Puser-9").records == 12
+
+
+def test_a_record_the_platform_reported_before_is_a_duplicate(run):
+    platform = make_platform()
+    run(platform, "first", [row("r1", "user-1")])
+    batch, _new = run(platform, "second", [row("r1", "user-1"), row("r2", "user-1", start=recent(1, 10))])
+    assert reasons(batch) == {"r1": "duplicate"}
+    assert BehaviourRecord.objects.count() == 2
+    assert PersonDay.objects.get(person="Puser-1").records == 2
+
+
+def test_the_same_behaviour_from_two_platforms_counts_once(run):
+    ride_code, payment = make_platform(), make_platform()
+    account = make_resident()
+    start = recent(1, 8)
+    run(ride_code, "rc", [row("rc-1", account.number, start=start, minutes=30)])
+    # The payment app's record of the same ride: its times differ by less than a minute at each end.
+    same = row("pay-1", account.number, start=start + timedelta(seconds=40), minutes=30)
+    later = row("pay-2", account.number, start=start + timedelta(hours=2), minutes=30)  # another ride
+    other_scenario = row("pay-3", account.number, "bus", start=start, minutes=30)
+    batch, _new = run(payment, "pay", [same, later, other_scenario])
+    assert reasons(batch) == {"pay-1": "other_platform"}
+    assert batch.accepted == 2
+    # The person's grams count the ride once.
+    metro = PersonDay.objects.filter(account=account, scenario__code="metro")
+    assert sum(metro.values_list("records", flat=True)) == 2
+
+
+def test_pseudonyms_of_two_platforms_are_never_matched(run):
+    """A pseudonym is the platform's own: the same string on two platforms is two people."""
+    first, second = make_platform(), make_platform()
+    start = recent(1, 8)
+    run(first, "a", [row("r", "user-1", start=start)])
+    batch, _new = run(second, "b", [row("r", "user-1", start=start)])
+    assert batch.accepted == 1 and not reasons(batch)
+
+
+def test_the_same_batch_again_changes_nothing(run):
+    platform = make_platform()
+    rows = [row("r1", "user-1"), row("r2", "user-2")]
+    first, new = run(platform, "again", rows)
+    again, new_again = run(platform, "again", rows)
+    assert new and not new_again and again.pk == first.pk
+    assert Batch.objects.count() == 1 and BehaviourRecord.objects.count() == 2
+    assert sum(ScenarioDay.objects.values_list("records", flat=True)) == 2
+
+
+def test_the_same_id_with_other_content_is_refused(run):
+    platform = make_platform()
+    run(platform, "again", [row("r1", "user-1")])
+    with pytest.raises(batches.BatchRefused) as refused:
+        run(platform, "again", [row("r9", "user-1")])
+    assert refused.value.status == 409
+    assert BehaviourRecord.objects.count() == 1
+
+
+def test_two_platforms_may_use_the_same_batch_id(run):
+    first, second = make_platform(), make_platform()
+    run(first, "2026-11-29", [row("r1", "user-1")])
+    batch, new = run(second, "2026-11-29", [row("r1", "user-1")])
+    assert new and batch.accepted == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"record_id,person\n", 400),  # not gzip
+        (
+            gzip.compress(b"record_id,person,scenario,started_at,ended_at,quantity\nr1,u1,metro")[:-6],
+            400,
+        ),  # cut off
+        (gzip.compress(b"id,who,what,when,until,how much\nr1,u,metro,x,,1\n"), 400),  # wrong header
+        (gzip.compress((HEADER + "\n").encode()), 422),  # no rows
+        (b"", 400),
+    ],
+)
+def test_a_file_that_is_not_a_batch_is_refused_whole(run, body, status):
+    platform = make_platform()
+    with pytest.raises(batches.BatchRefused) as refused:
+        run(platform, "bad", [], body=body)
+    assert refused.value.status == status and refused.value.message
+    assert not Batch.objects.exists() and not BatchChunk.objects.exists()
+
+
+def test_too_many_rows_are_refused(run, settings):
+    settings.BEHAVIOUR_BATCH_MAX_ROWS = 3
+    platform = make_platform()
+    with pytest.raises(batches.BatchRefused) as refused:
+        run(platform, "big", [row(f"r{n}", "user-1", start=recent(1, 5, n)) for n in range(4)])
+    assert refused.value.status == 413 and not Batch.objects.exists()
+
+
+def test_a_bad_batch_id_is_refused(run):
+    platform = make_platform()
+    for bad in ("", "-starts-with-dash", "a" * 65, "has space", "../../etc", "x\x00"):
+        with pytest.raises(batches.BatchRefused):
+            run(platform, bad, [row("r1", "user-1")])
+    assert not Batch.objects.exists()
+
+
+def test_json_lines_are_read_like_csv(run):
+    platform = make_platform()
+    account = make_resident()
+    batch, _new = run(
+        platform, "jsonl", [row("j1", account.number), row("j2", "u-2", quantity="abc")], fmt="jsonl"
+    )
+    assert (batch.accepted, batch.rejected) == (1, 1)
+    assert reasons(batch) == {"j2": "quantity"}
+
+
+def test_json_lines_that_are_not_objects_are_rejected(run):
+    platform = make_platform()
+    body = gzip.compress(b'[1, 2]\n{"record_id": "r1"}\nnot json\n')
+    batch, _new = run(platform, "junk", [], fmt="jsonl", body=body)
+    assert batch.rejected == 3 and set(reasons(batch).values()) == {"fields", "person"}
+
+
+def test_a_big_batch_is_cut_into_chunks_processed_apart(run, settings):
+    settings.BEHAVIOUR_CHUNK_ROWS = 4
+    platform = make_platform()
+    rows = [row(f"r{n}", f"user-{n}", start=recent(1, 6, n)) for n in range(10)]
+    rows.append(row("r3", "user-3", start=recent(1, 6, 3)))  # in another chunk: a duplicate there
+    batch, _new = run(platform, "chunks", rows)
+    assert batch.chunks == 3 and batch.chunks_done == 3 and batch.status == BatchStatus.DONE
+    assert (batch.accepted, batch.rejected) == (10, 1)
+    assert reasons(batch) == {"r3": "duplicate"}
+    assert RejectedRow.objects.get(batch=batch).line == 12
+
+
+def test_a_chunk_sent_again_is_processed_once(run):
+    platform = make_platform()
+    batch, _new = run(platform, "once", [row("r1", "user-1")])
+    chunk = BatchChunk.objects.get(batch=batch)
+    assert processing.process_chunk(chunk.pk) is False
+    batch.refresh_from_db()
+    assert batch.accepted == 1 and batch.chunks_done == 1
+
+
+def test_the_body_is_read_in_blocks_never_whole(django_capture_on_commit_callbacks):
+    """A million-row batch never sits whole in memory: every read asks for a bounded block."""
+    platform = make_platform()
+    body = gz_csv([row(f"r{n}", "user-1", start=recent(1, 5, n % 60)) for n in range(2000)])
+
+    class Watched(io.BytesIO):
+        sizes = []
+
+        def read(self, size=-1):
+            self.sizes.append(size)
+            return super().read(size)
+
+    stream = Watched(body)
+    with django_capture_on_commit_callbacks(execute=True):
+        batches.receive(platform=platform, batch_id="watched", stream=stream, fmt="csv")
+    assert stream.sizes and all(0 < size <= batches.READ_BLOCK for size in stream.sizes)
+
+
+def test_a_gzip_bomb_is_inflated_a_block_at_a_time():
+    """Hundreds of megabytes of zeros in a small file: cut into lines a megabyte at most at a time, and
+    refused for its line length before it grows."""
+    platform = make_platform()
+    bomb = gzip.compress(HEADER.encode() + b"\n" + b"0" * (200 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 1024 * 1024
+    with pytest.raises(batches.BatchRefused):
+        batches.receive(platform=platform, batch_id="bomb", stream=io.BytesIO(bomb), fmt="csv")
+    assert not Batch.objects.exists()
