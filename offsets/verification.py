@@ -4,8 +4,10 @@ retired range says so: the holder shown is the account that holds the units now,
 
 A registration certificate (WHCER-C-…) stands for its issuance's range; a retirement certificate
 (WHCER-R-…, also the retirement's reference) for the ranges that retirement consumed. A cancellation has
-no certificate, but its reference verifies too. Every name is shown as the public pages show it:
-a person's masked.
+no certificate, but its reference verifies too. A donation certificate (WHCER-D-…) stands for grams a
+resident gave from a personal carbon account to an event: it shows the event, the grams, the date and the
+donor's masked name, never the account or the identity number. Every name is shown as the public pages
+show it: a person's masked.
 """
 
 import re
@@ -15,6 +17,7 @@ from django.db.models import F, Sum
 from django.db.models.functions import Greatest, Least
 from django.utils.translation import gettext as _
 
+from offsets.behaviour.models import Donation
 from offsets.models import (
     Account,
     BlockStatus,
@@ -27,8 +30,10 @@ from offsets.models import (
     SerialBlock,
 )
 from offsets.serials import parse_serial
+from registry.models import mask_person_name
 
 CERTIFICATE = re.compile(r"^WHCER-[CR]-\d{4}-\d{6}$")
+DONATION = re.compile(r"^WHCER-D-\d{4}-\d{6}$")
 UNIT = re.compile(r"^\d{1,12}$")
 # A range split by many transfers and retirements has many blocks: the page lists the first ones and
 # says how many more; the holders, the status and the retirements always cover the whole range.
@@ -49,7 +54,7 @@ class Holding:
 @dataclass
 class Result:
     query: str
-    kind: str = ""  # certificate, serial, unit, or "" when not recognised
+    kind: str = ""  # certificate, donation, serial, unit, or "" when not recognised
     genuine: bool = False
     message: str = ""
     status: str = ""  # as read: Held, Retired, Partly retired, …
@@ -58,6 +63,8 @@ class Result:
     issuance: Issuance | None = None  # the issuance of a serial, a unit or a registration certificate
     certificate: Certificate | None = None
     retirement: Retirement | None = None  # the retirement a WHCER-R number stands for
+    donation: Donation | None = None  # the donation a WHCER-D number stands for
+    donor: str = ""  # its donor's name, masked
     blocks: list = field(default_factory=list)  # the first SHOWN live blocks, in unit order
     more_blocks: int = 0
     holdings: list[Holding] = field(default_factory=list)
@@ -167,11 +174,24 @@ def _certificate(result: Result, number: str) -> Result:
     return _read(result, blocks)
 
 
+def _donation(result: Result, number: str) -> Result:
+    result.kind = "donation"
+    donation = Donation.objects.select_related("event", "account__user").filter(number=number).first()
+    if donation is None:
+        result.message = _("No certificate with this number was issued by the registry.")
+        return result
+    result.genuine = True
+    result.donation, result.donor = donation, mask_person_name(donation.account.user.full_name)
+    return result
+
+
 def look_up(query: str) -> Result:
     text = query.strip().upper()
     result = Result(query=query.strip())
     if CERTIFICATE.match(text):
         return _certificate(result, text)
+    if DONATION.match(text):
+        return _donation(result, text)
     if (serial := parse_serial(text)) is not None:
         result.kind = "serial"
         issuance = (

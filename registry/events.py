@@ -113,12 +113,12 @@ LABELS = MappingProxyType(
         "platform.credential_revoked": _("API key of the platform revoked"),
         "platform.agreement_set": _("Aggregation agreement recorded"),
         "platform.period_closed": _("Month of aggregation closed"),
-        "behaviour.batch_received": _("Batch of behaviour records received"),
-        "behaviour.batch_processed": _("Batch of behaviour records processed"),
+        "batch.received": _("Batch of behaviour records received"),
+        "batch.processed": _("Batch of behaviour records processed"),
         # offsets.behaviour: personal carbon accounts (offsets/behaviour/services.py)
-        "personal_account.opened": _("Personal carbon account opened"),
-        "personal_account.donated": _("Grams donated to an event"),
-        "personal_account.signed_up": _("Resident registered on the portal"),
+        "resident.account_opened": _("Personal carbon account opened"),
+        "resident.donated": _("Grams donated to an event"),
+        "resident.signed_up": _("Resident registered on the portal"),
     }
 )
 

@@ -60,6 +60,8 @@ OFFICE_URLS: dict = {}
 # ... and where everyone else acts on a subject whose own page (get_absolute_url) is not that place, or that
 # has none: {subject_type: url(subject, user)}; `user` is None for a recipient without an account.
 PAGES: dict = {}
+# ... and the actions whose e-mail carries the recipient's e-mail confirmation link (a sign-up's).
+CONFIRMATION_ACTIONS: set = {"organisation.signed_up"}
 
 
 def recipients_of(event: AuditEvent) -> list[Recipient]:
@@ -119,8 +121,8 @@ def context_for(event: AuditEvent, recipient: Recipient) -> dict:
         context["membership"] = Membership.objects.filter(pk=event.subject_id).first()
     elif event.subject_type == "registry.organisation":
         context["organisation"] = Organisation.objects.get(pk=event.subject_id)
-        if event.action == "organisation.signed_up" and recipient.user is not None:
-            context["link"] = email_confirmation_link(recipient.user)
+    if event.action in CONFIRMATION_ACTIONS and recipient.user is not None:
+        context["link"] = email_confirmation_link(recipient.user)
     return context
 
 

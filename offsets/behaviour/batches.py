@@ -220,7 +220,7 @@ def _store(platform, batch_id, fmt, sha256, original, split, by, credential) -> 
             )
             audit.record(
                 actor=by,
-                action="behaviour.batch_received",
+                action="batch.received",
                 subject=batch,
                 after={"status": BatchStatus.RECEIVED, "rows": split.rows, "sha256": sha256},
                 comment=credential.key_id if credential else "",

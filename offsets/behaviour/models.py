@@ -378,15 +378,15 @@ class PersonDay(models.Model):
 
     class Meta:
         constraints = [
+            # Platform and day first: it is also the index of a month's close (a platform's days).
             models.UniqueConstraint(
-                fields=["day", "platform", "scenario", "person"], name="one_total_per_person_day"
+                fields=["platform", "day", "scenario", "person"], name="one_total_per_person_day"
             )
         ]
         indexes = [
             models.Index(
                 fields=["account", "-day"], condition=Q(account__isnull=False), name="personday_account_idx"
             ),
-            models.Index(fields=["platform", "day"], name="personday_platform_idx"),
         ]
 
     def __str__(self) -> str:

@@ -20,6 +20,7 @@ platforms' reports of the same ride never both count; everything before it runs 
 
 import csv
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -88,11 +89,14 @@ def _factor_on(factors, day: date):
     return None
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _clean_text(value) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if not value or len(value) > LONGEST_FIELD or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value or len(value) > LONGEST_FIELD or CONTROL.search(value):
         return None
     return value
 
@@ -200,8 +204,6 @@ COLUMNS = (
     "scenario_id",
     "started_at",
     "ended_at",
-    "start_tol",
-    "end_tol",
     "quantity_milli",
     "grams",
     "max_per_day",
@@ -210,8 +212,7 @@ DDL = """
 CREATE TEMP TABLE incoming (
     line bigint NOT NULL, record_id varchar(64), reason varchar(16), day date, day_before date,
     account_id bigint, person varchar(65), scenario_id bigint, started_at timestamp with time zone,
-    ended_at timestamp with time zone, start_tol timestamp with time zone, end_tol timestamp with time zone,
-    quantity_milli bigint, grams bigint, max_per_day integer
+    ended_at timestamp with time zone, quantity_milli bigint, grams bigint, max_per_day integer
 )"""
 
 
@@ -229,7 +230,7 @@ def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
                 if is_account_number(values[1]):
                     numbers.add(values[1])
         record_id = fields[0] if fields and isinstance(fields[0], str) else ""
-        checked.append((line, reason, values, record_id[:LONGEST_FIELD]))
+        checked.append((line, reason, values, record_id.replace("\x00", "")[:LONGEST_FIELD]))
     accounts = (
         dict(PersonalAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
         if numbers
@@ -238,41 +239,42 @@ def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
     return checked, accounts
 
 
-def _incoming_rows(checked, accounts, adapt):
-    """The temporary table's rows; the person key: "A" + account number, or "P" + pseudonym."""
-    days = set()
+def _incoming_rows(checked, accounts, moment, text):
+    """The temporary table's rows, times and texts as `moment` and `text` put them for the database; the
+    person key: "A" + account number, or "P" + pseudonym."""
     for line, reason, values, raw_id in checked:
-        if reason is None:
-            record_id, person, scenario_id, start, end, day, milli, grams, most = values
-            account_id = None
-            if is_account_number(person):
-                account_id = accounts.get(person)
-                if account_id is None:
-                    yield (line, record_id, R.UNKNOWN_ACCOUNT.value, *([None] * 12))
-                    continue
-                key = "A" + person
-            else:
-                key = "P" + person
-            days.add(day)
-            yield (
-                line,
-                record_id,
-                None,
-                day,
-                day - timedelta(days=1),
-                account_id,
-                key,
-                scenario_id,
-                adapt(start),
-                adapt(end),
-                adapt(start - OVERLAP_TOLERANCE),
-                adapt(end + OVERLAP_TOLERANCE),
-                milli,
-                grams,
-                most,
-            )
+        if reason is not None:
+            yield (line, text(raw_id), reason.value, *NOTHING)
+            continue
+        record_id, person, scenario_id, start, end, day, milli, grams, most = values
+        account_id = None
+        if is_account_number(person):
+            account_id = accounts.get(person)
+            if account_id is None:
+                yield (line, text(record_id), R.UNKNOWN_ACCOUNT.value, *NOTHING)
+                continue
+            key = "A" + person
         else:
-            yield (line, raw_id, reason.value, *([None] * 12))
+            key = "P" + person
+        yield (
+            line,
+            text(record_id),
+            None,
+            day,
+            day - ONE_DAY,
+            account_id,
+            text(key),
+            scenario_id,
+            moment(start),
+            moment(end),
+            milli,
+            grams,
+            most,
+        )
+
+
+ONE_DAY = timedelta(days=1)
+NOTHING = (None,) * 10  # the columns after the reason of a rejected row
 
 
 CHECKS = [
@@ -286,7 +288,7 @@ CHECKS = [
         SELECT 1 FROM behaviour_behaviourrecord r
         WHERE r.account_id = incoming.account_id AND r.scenario_id = incoming.scenario_id
           AND r.day BETWEEN incoming.day_before AND incoming.day
-          AND r.started_at < incoming.end_tol AND r.ended_at > incoming.start_tol
+          AND r.started_at < {end_tolerated} AND r.ended_at > {start_tolerated}
           AND r.platform_id <> %(platform)s)""",
     # More of the scenario's records of a person on a day than a person can make: the latest ones go.
     """UPDATE incoming SET reason = 'too_many' WHERE line IN (
@@ -324,22 +326,56 @@ TOTALS = """SELECT COUNT(*), SUM(CASE WHEN reason IS NULL THEN 1 ELSE 0 END),
     SUM(CASE WHEN reason IS NULL THEN grams ELSE 0 END) FROM incoming"""
 
 
-def _load(cursor, rows) -> None:
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+COPY_BLOCK = 5000  # rows written to COPY at once
+
+
+def _copy_escaped(value: str) -> str:
+    """A text in COPY's text format. An accepted row's texts have no control characters; a rejected row's
+    record id may hold anything."""
+    if value.isprintable() and "\\" not in value:
+        return value
+    return value.translate(COPY_ESCAPES)
+
+
+def _load(cursor, checked, accounts) -> None:
     names = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
+        rows = _incoming_rows(checked, accounts, str, _copy_escaped)
         with cursor.cursor.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
+            block = []
             for row in rows:
-                copy.write_row(row)
-        cursor.execute("ANALYZE incoming")
+                block.append("\t".join(["\\N" if value is None else str(value) for value in row]))
+                if len(block) == COPY_BLOCK:
+                    copy.write(("\n".join(block) + "\n").encode())
+                    block = []
+            if block:
+                copy.write(("\n".join(block) + "\n").encode())
+        cursor.execute("CREATE INDEX ON incoming (line)")  # for the too_many check's own join
+        # Each check probes the indexes row by row, whatever the statistics of a partition filled since its
+        # last ANALYZE say: a hash or merge join would read whole partitions, millions of rows, per chunk.
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
         return
+    rows = _incoming_rows(checked, accounts, connection.ops.adapt_datetimefield_value, lambda text: text)
     marks = ", ".join(["%s"] * len(COLUMNS))
     cursor.executemany(f"INSERT INTO incoming ({names}) VALUES ({marks})", list(rows))  # noqa: S608 (our columns)
 
 
-def _adapter():
+def _checks() -> list[str]:
+    """The checks, with the overlap's tolerance in the database's own date arithmetic."""
+    seconds = int(OVERLAP_TOLERANCE.total_seconds())
     if connection.vendor == "postgresql":
-        return lambda moment: moment
-    return connection.ops.adapt_datetimefield_value  # SQLite: the text Django itself stores
+        end, start = (
+            f"incoming.{c} {sign} interval '{seconds} seconds'"
+            for c, sign in (("ended_at", "+"), ("started_at", "-"))
+        )
+    else:  # SQLite: the text Django stores compares in time order with datetime()'s
+        end, start = (
+            f"datetime(incoming.{c}, '{sign}{seconds} seconds')"
+            for c, sign in (("ended_at", "+"), ("started_at", "-"))
+        )
+    return [check.format(end_tolerated=end, start_tolerated=start) for check in CHECKS]
 
 
 def _lock_days(cursor, days) -> None:
@@ -396,10 +432,10 @@ def process_chunk(chunk_id: int) -> bool:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS incoming")
             cursor.execute(DDL + (" ON COMMIT DROP" if connection.vendor == "postgresql" else ""))
-            _load(cursor, _incoming_rows(checked, accounts, _adapter()))
+            _load(cursor, checked, accounts)
             _lock_days(cursor, days)
             params = {"platform": batch.platform_id, "batch": batch.pk}
-            for statement in CHECKS + WRITES:
+            for statement in _checks() + WRITES:
                 cursor.execute(statement, params)
             cursor.execute(TOTALS)
             rows, accepted, grams = cursor.fetchone()
@@ -427,7 +463,7 @@ def _finish_if_last(batch_pk: int) -> None:
     batch.save(update_fields=["status", "finished_at"])
     audit.record(
         actor=None,
-        action="behaviour.batch_processed",
+        action="batch.processed",
         subject=batch,
         before={"status": BatchStatus.PROCESSING},
         after={

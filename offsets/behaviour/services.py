@@ -389,7 +389,7 @@ def open_personal_account(user: User, *, identity_number: str) -> PersonalAccoun
         ) from None
     audit.record(
         actor=user,
-        action="personal_account.opened",
+        action="resident.account_opened",
         subject=account,
         after={"number": account.number, "identity": account.identity_masked},
     )
@@ -435,7 +435,7 @@ def donate(account: PersonalAccount, event: DonationEvent, *, grams: int, by: Us
     DonationEvent.objects.filter(pk=event.pk).update(donated_g=F("donated_g") + grams)
     audit.record(
         actor=by,
-        action="personal_account.donated",
+        action="resident.donated",
         subject=locked,
         after={"donation": donation.number, "event": event.pk, "grams": grams},
     )
@@ -490,7 +490,7 @@ def sign_up_resident(
         return None
     account = open_personal_account(user, identity_number=identity_number)  # a refusal undoes the user too
     event = audit.record(
-        actor=None, action="personal_account.signed_up", subject=account, after={"email": user.email}
+        actor=None, action="resident.signed_up", subject=account, after={"email": user.email}
     )
     notify_after_commit(event)
     return account

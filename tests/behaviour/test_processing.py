@@ -294,3 +294,16 @@ def test_a_gzip_bomb_is_inflated_a_block_at_a_time():
     with pytest.raises(batches.BatchRefused):
         batches.receive(platform=platform, batch_id="bomb", stream=io.BytesIO(bomb), fmt="csv")
     assert not Batch.objects.exists()
+
+
+def test_any_character_in_a_record_id_is_stored_as_sent_or_rejected_without_harm(run):
+    platform = make_platform()
+    rows = [
+        row("back\\slash", "user-1"),  # accepted as it is
+        ["tab\there", "user-1", "metro", recent(1, 9).isoformat(), "", "1"],
+        ["nul\x00here", "user-1", "metro", recent(1, 10).isoformat(), "", "1"],
+        ["slash\\\x07", "user-1", "metro", recent(1, 11).isoformat(), "", "1"],
+    ]
+    batch, _new = run(platform, "odd", rows)
+    assert batch.accepted == 1 and BehaviourRecord.objects.get().record_id == "back\\slash"
+    assert reasons(batch) == {"tab\there": "record_id", "nulhere": "record_id", "slash\\\x07": "record_id"}

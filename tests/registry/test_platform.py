@@ -24,6 +24,7 @@ PRODUCTION_ENV = {
     "MAIL_HOST": "smtp.example.gov.cn",
     # base64 of 32 bytes: the Ed25519 key that signs the published checkpoints (registry.checkpoints)
     "CHECKPOINT_SIGNING_KEY": "n4Lh0bVd3Gq9yX2wKc7tJm5sZ1rE8uA6oPiT0fYgHkM=",
+    "IDENTITY_HASH_KEY": "a-test-identity-hash-key-of-32-or-more-characters",
 }
 
 
@@ -64,6 +65,16 @@ class TestDeploySettings:
         result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
         assert result.returncode != 0
         assert "registry.E002" in result.stderr + result.stdout
+
+    def test_deploy_check_fails_without_an_identity_hash_key(self, tmp_path):
+        env = {
+            **PRODUCTION_ENV,
+            "IDENTITY_HASH_KEY": "short",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        }
+        result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+        assert result.returncode != 0
+        assert "registry.E004" in result.stderr + result.stdout
 
     def test_seed_demo_is_refused_with_debug_off(self, tmp_path):
         env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}

@@ -28,7 +28,14 @@ from tests.factories import admin_of, make_bureau, make_organisation
 
 pytestmark = pytest.mark.django_db
 
-NOTHING_OWED = {"notifications": 0, "certificates": 0, "notice PDFs": 0, "announcement PDFs": 0}
+NOTHING_OWED = {
+    "notifications": 0,
+    "certificates": 0,
+    "notice PDFs": 0,
+    "announcement PDFs": 0,
+    "behaviour chunks": 0,
+    "donation certificates": 0,
+}
 
 
 def verified_without_its_job():

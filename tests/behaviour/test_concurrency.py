@@ -1,0 +1,142 @@
+"""Behaviour chunks processed at once by several workers, on PostgreSQL with real threads and transactions:
+the same ride reported by two platforms counts once, and a month's close never misses a chunk in flight."""
+
+import contextlib
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone, translation
+
+from offsets.behaviour import batches, processing, services
+from offsets.behaviour.models import AggregationPeriod, BatchChunk, BehaviourRecord, PersonDay, RejectedRow
+from offsets.behaviour.reference import ensure_aggregation_methodology
+from tests.behaviour.world import make_platform, make_resident, recent, row, send
+from tests.factories import admin_of, file_project, make_project, reviewers
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+RENDEZVOUS_SECONDS = 2
+
+
+@pytest.fixture(autouse=True)
+def received_not_processed(monkeypatch):
+    """Batches are received and their chunks left for the test's threads to process."""
+    monkeypatch.setattr(batches, "_send", lambda ids: None)
+
+
+def in_threads(*works) -> list:
+    results: list = [None] * len(works)
+
+    def run(i: int) -> None:
+        translation.activate("en")
+        try:
+            results[i] = works[i]()
+        except Exception as exc:  # returned to the test, which asserts on it
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread never finished: a deadlock?"
+    return results
+
+
+def two_platforms_report_the_same_rides(count: int = 20):
+    ride_code, payment = make_platform(), make_platform()
+    accounts = [make_resident() for _ in range(count)]
+    rides = [(account.number, recent(1, 8, n)) for n, account in enumerate(accounts)]
+    first, _new = send(
+        ride_code, "rc", [row(f"rc-{n}", number, start=at) for n, (number, at) in enumerate(rides)]
+    )
+    second, _new = send(
+        payment, "pay", [row(f"p-{n}", number, start=at) for n, (number, at) in enumerate(rides)]
+    )
+    return [BatchChunk.objects.get(batch=first).pk, BatchChunk.objects.get(batch=second).pk]
+
+
+def rendezvous_after(function, barrier):
+    """`function`, then a wait for the other thread to get there too (not longer than a moment)."""
+
+    def wrapped(*args, **kwargs):
+        result = function(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=RENDEZVOUS_SECONDS)
+        return result
+
+    return wrapped
+
+
+def test_two_platforms_reporting_the_same_rides_at_once_count_them_once(monkeypatch):
+    chunks = two_platforms_report_the_same_rides()
+    monkeypatch.setattr(
+        processing, "_lock_days", rendezvous_after(processing._lock_days, threading.Barrier(2))
+    )
+    results = in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    assert results == [True, True]
+    assert BehaviourRecord.objects.count() == 20
+    assert RejectedRow.objects.filter(reason="other_platform").count() == 20
+
+
+def test_without_the_days_lock_both_would_count(monkeypatch):
+    """The race is real: with the lock taken away, both threads check before either inserts."""
+    chunks = two_platforms_report_the_same_rides()
+    monkeypatch.setattr(
+        processing, "_lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
+    )
+    in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    assert BehaviourRecord.objects.count() == 40
+
+
+def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
+    """The close waits for the chunk that holds the month (shared) and splits its grams too."""
+    platform = make_platform(threshold_g=1_000)
+    file_project(make_project(platform, methodology=ensure_aggregation_methodology(), meters=()), reviewers())
+    account = make_resident()
+    first = timezone.localdate().replace(day=1)
+    day = first - timedelta(days=3)
+    start = timezone.make_aware(timezone.datetime(day.year, day.month, day.day, 8))
+    AggregationPeriod.objects.create(platform=platform, month=day.replace(day=1))  # an earlier batch made it
+    checked = threading.Event()
+    checks = services.close_problems
+
+    def checks_then_a_moment(*args):
+        problems = checks(*args)
+        checked.set()  # no batch in flight: the close goes on, and now one comes
+        time.sleep(0.5)
+        return problems
+
+    monkeypatch.setattr(services, "close_problems", checks_then_a_moment)
+    hold = processing._hold_periods
+
+    def holding_a_while(*args):
+        closed = hold(*args)
+        time.sleep(1.5)  # the close wants the month now, while this chunk has not committed
+        return closed
+
+    monkeypatch.setattr(processing, "_hold_periods", holding_a_while)
+
+    def process():  # a batch arrives after the close found none in flight, and is processed at once
+        checked.wait(timeout=10)
+        rows = [row(f"r{n}", account.number, start=start + timedelta(hours=n)) for n in range(5)]
+        batch, _new = send(platform, "late", rows)
+        return processing.process_chunk(BatchChunk.objects.get(batch=batch).pk)
+
+    def close():
+        return services.close_period(platform, day.replace(day=1), by=admin_of(platform))
+
+    processed, period = in_threads(process, close)
+    assert processed is True and not isinstance(period, Exception)
+    month_total = PersonDay.objects.filter(platform=platform, day__gte=day.replace(day=1)).aggregate(
+        g=Sum("grams")
+    )
+    assert period.total_g == month_total["g"] > 0
+    account.refresh_from_db()
+    assert account.balance_g == period.personal_g == period.total_g - 1_000

@@ -1,0 +1,347 @@
+"""The platform operator's pages, the bureau's platform screen and the public behaviour aggregates (HTTP)."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from offsets.behaviour.models import (
+    AggregationPeriod,
+    ApiCredential,
+    Batch,
+    BatchChunk,
+    BatchFailure,
+    BatchStatus,
+    PlatformAgreement,
+    Scenario,
+)
+from offsets.behaviour.reference import ensure_aggregation_methodology
+from registry.models import AuditEvent, OrgRole
+from tests.behaviour.world import gz_csv, make_platform, make_resident, recent, row, send
+from tests.factories import (
+    admin_of,
+    file_project,
+    make_bureau,
+    make_member,
+    make_organisation,
+    make_project,
+    reviewers,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(client, batch_id, body, fmt="csv"):
+    return client.post(
+        reverse("behaviour:platform_upload"),
+        {"batch_id": batch_id, "format": fmt, "file": SimpleUploadedFile(f"{batch_id}.csv.gz", body)},
+    )
+
+
+def _stored(platform, batch_id, fmt="csv") -> bool:
+    return default_storage.exists(
+        f"behaviour/batches/{timezone.now():%Y/%m}/{platform.pk}-{batch_id}.{fmt}.gz"
+    )
+
+
+# --- Isolation -------------------------------------------------------------------------------------------
+
+
+def test_another_platforms_batch_and_its_downloads_are_not_found(client, django_capture_on_commit_callbacks):
+    mine, theirs = make_platform(), make_platform()
+    with django_capture_on_commit_callbacks(execute=True):
+        send(theirs, "their-1", [row("r1", "user-1"), row("r2", "user-2", "no_such")])
+    names = ("platform_batch", "platform_batch_rejected", "platform_batch_original")
+    urls = [reverse(f"behaviour:{name}", args=["their-1"]) for name in names]
+    client.force_login(admin_of(mine))
+    assert [client.get(url).status_code for url in urls] == [404, 404, 404]
+    assert "their-1" not in client.get(reverse("behaviour:platform_batches")).text
+    client.force_login(admin_of(theirs))  # the owner reaches them: the 404s above are not blind
+    assert [client.get(url).status_code for url in urls] == [200, 200, 200]
+
+
+def test_a_member_of_an_organisation_that_is_no_platform_finds_no_platform_pages(client):
+    client.force_login(admin_of(make_organisation()))
+    for name in ("behaviour:platform_batches", "behaviour:platform_upload", "behaviour:platform_months"):
+        assert client.get(reverse(name)).status_code == 404
+    assert client.get(reverse("behaviour:platform_api")).status_code == 404
+
+
+# --- Upload --------------------------------------------------------------------------------------------
+
+
+def test_a_viewer_cannot_upload_and_nothing_is_stored(client):
+    platform = make_platform()
+    client.force_login(make_member(platform, role=OrgRole.VIEWER))
+    page = client.get(reverse("behaviour:platform_batches"))
+    assert page.status_code == 200
+    assert reverse("behaviour:platform_upload") not in page.text
+    response = _upload(client, "viewer-1", gz_csv([row("r1", "user-1")]))
+    assert response.status_code == 403
+    assert not Batch.objects.exists()
+    assert not _stored(platform, "viewer-1")
+
+
+def test_a_file_that_is_not_gzip_is_refused_with_its_reason_and_nothing_is_kept(client):
+    platform = make_platform()
+    client.force_login(admin_of(platform))
+    plain = (
+        "record_id,person,scenario,started_at,ended_at,quantity\n" + ",".join(row("r1", "u1")) + "\n"
+    ).encode()
+    response = _upload(client, "plain-1", plain)
+    assert response.status_code == 400
+    assert str(BatchFailure.NOT_GZIP.label) in response.text
+    assert not Batch.objects.exists() and not BatchChunk.objects.exists()
+    assert not _stored(platform, "plain-1")
+    assert not AuditEvent.objects.filter(action="batch.received").exists()
+
+
+def test_a_bad_batch_id_is_refused_on_the_form(client):
+    platform = make_platform()
+    client.force_login(admin_of(platform))
+    response = _upload(client, "../etc", gz_csv([row("r1", "user-1")]))
+    assert response.status_code == 400
+    assert not Batch.objects.exists()
+
+
+def test_a_good_file_becomes_a_batch_and_its_page_shows_the_counts(
+    client, django_capture_on_commit_callbacks
+):
+    platform = make_platform()
+    account = make_resident()
+    user = admin_of(platform)
+    client.force_login(user)
+    body = gz_csv(
+        [
+            row("r1", account.number, quantity="10.5"),  # 472 g
+            row("r2", "user-77", "bicycle", start=recent(1, 9), quantity="3"),  # 150 g
+            row("r3", account.number, "no_such_scenario"),
+        ]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client, "portal-1", body)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("behaviour:platform_batch", args=["portal-1"])
+    batch = Batch.objects.get(platform=platform, batch_id="portal-1")
+    assert (batch.status, batch.rows, batch.accepted, batch.rejected, batch.grams) == (
+        BatchStatus.DONE,
+        3,
+        2,
+        1,
+        622,
+    )
+    assert batch.sent_by == user
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    counts = [c.split("<")[0] for c in page.text.split('class="figure-value">')[1:]]
+    assert counts == ["3", "2", "1", "622"]
+    assert "<code>r3</code>" in page.text  # the rejected row is listed by its id, with its reason
+    rejected = client.get(reverse("behaviour:platform_batch_rejected", args=["portal-1"]))
+    assert b"".join(rejected.streaming_content).decode().splitlines()[1].startswith("4,r3,scenario,")
+    original = client.get(reverse("behaviour:platform_batch_original", args=["portal-1"]))
+    assert b"".join(original.streaming_content) == body
+    assert original["Content-Type"] == "application/gzip"
+    listing = client.get(reverse("behaviour:platform_batches"))
+    assert "portal-1" in listing.text
+    # The same file under the same id again changes nothing.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = _upload(client, "portal-1", body)
+    assert again.status_code == 302
+    assert Batch.objects.filter(platform=platform).count() == 1
+    # Another file under the same id is refused with the reason, and kept nowhere.
+    other = _upload(client, "portal-1", gz_csv([row("r9", "user-9")]))
+    assert other.status_code == 400
+    assert "portal-1" in other.text and "another file" in other.text
+
+
+# --- Months -------------------------------------------------------------------------------------------
+
+
+def test_this_month_cannot_be_closed_and_the_refusal_is_shown(client):
+    platform = make_platform()
+    client.force_login(admin_of(platform))
+    this_month = f"{timezone.localdate():%Y-%m}"
+    response = client.post(reverse("behaviour:platform_close_month", args=[this_month]), follow=True)
+    assert response.status_code == 200
+    assert "A month can be closed once it has ended." in response.text
+    assert not AuditEvent.objects.filter(action="platform.period_closed").exists()
+
+
+def test_closing_an_ended_month_files_its_declaration_and_links_it(
+    client, django_capture_on_commit_callbacks
+):
+    platform = make_platform(threshold_g=10_000_000, codes=("second_hand",))
+    file_project(make_project(platform, methodology=ensure_aggregation_methodology(), meters=()), reviewers())
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    when = timezone.make_aware(datetime(last_month.year, last_month.month, last_month.day, 10))
+    # 42 phones traded at 25 kg each: 1.05 t, one whole tonne to declare and 50 kg carried.
+    rows = [
+        row(
+            f"r{p}-{n}",
+            f"user-{p}",
+            "second_hand",
+            start=when + timedelta(minutes=n),
+            minutes=None,
+            quantity="1",
+        )
+        for p in range(14)
+        for n in range(3)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        send(platform, "phones-1", rows)
+    client.force_login(admin_of(platform))
+    key = f"{last_month:%Y-%m}"
+    page = client.get(reverse("behaviour:platform_months"))
+    assert reverse("behaviour:platform_close_month", args=[key]) in page.text
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("behaviour:platform_close_month", args=[key]), follow=True)
+    assert "1 t filed as a draft declaration" in response.text
+    period = AggregationPeriod.objects.get(platform=platform, month=last_month.replace(day=1))
+    assert (period.declared_t, period.carried_out_g) == (1, 50_000)
+    page = client.get(reverse("behaviour:platform_months"))
+    assert period.declaration.get_absolute_url() in page.text
+    assert reverse("behaviour:platform_close_month", args=[key]) not in page.text
+
+
+def test_a_viewer_cannot_close_a_month(client):
+    platform = make_platform()
+    client.force_login(make_member(platform, role=OrgRole.VIEWER))
+    last_month = f"{timezone.localdate().replace(day=1) - timedelta(days=1):%Y-%m}"
+    assert client.get(reverse("behaviour:platform_months")).status_code == 200
+    assert client.post(reverse("behaviour:platform_close_month", args=[last_month])).status_code == 403
+    assert client.post(reverse("behaviour:platform_close_month", args=["2024-13"])).status_code == 404
+
+
+# --- The bureau's screen -------------------------------------------------------------------------------
+
+
+def test_only_the_registry_administrator_reaches_the_platform_screen(client):
+    platform = make_platform()
+    urls = [reverse("behaviour:office_platforms"), reverse("behaviour:office_platform", args=[platform.pk])]
+    assert client.get(urls[0]).status_code == 302  # anonymous: to the login
+    client.force_login(admin_of(make_organisation()))
+    assert [client.get(url).status_code for url in urls] == [403, 403]
+    response = client.post(reverse("behaviour:office_platform_issue_key", args=[platform.pk]), {"label": "x"})
+    assert response.status_code == 403
+    client.force_login(make_bureau("approver"))
+    assert [client.get(url).status_code for url in urls] == [403, 403]
+    assert not ApiCredential.objects.exists()
+    client.force_login(make_bureau("registry_admin"))
+    assert [client.get(url).status_code for url in urls] == [200, 200]
+
+
+def test_the_registry_administrator_records_the_agreement(client):
+    platform = make_platform(codes=("metro",))
+    client.force_login(make_bureau("registry_admin"))
+    metro, bus = Scenario.objects.get(code="metro"), Scenario.objects.get(code="bus")
+    response = client.post(
+        reverse("behaviour:office_platform_agreement", args=[platform.pk]),
+        {"threshold_g": "12000", "scenarios": [metro.pk, bus.pk], "agreed_on": "2025-01-15"},
+    )
+    assert response.status_code == 302
+    agreement = PlatformAgreement.objects.get(organisation=platform)
+    assert agreement.threshold_g == 12000
+    assert set(agreement.scenarios.values_list("code", flat=True)) == {"metro", "bus"}
+    bad = client.post(
+        reverse("behaviour:office_platform_agreement", args=[platform.pk]),
+        {"threshold_g": "-5", "scenarios": [metro.pk], "agreed_on": "2025-01-15"},
+    )
+    assert bad.status_code == 400
+    assert PlatformAgreement.objects.get(organisation=platform).threshold_g == 12000
+
+
+def test_an_issued_key_is_shown_once_opens_the_api_for_its_platform_and_revoking_closes_it(
+    client, django_capture_on_commit_callbacks
+):
+    platform, other = make_platform(), make_platform()
+    with django_capture_on_commit_callbacks(execute=True):
+        send(platform, "own-1", [row("r1", "user-1")])
+        send(other, "other-1", [row("r1", "user-1")])
+    client.force_login(make_bureau("registry_admin"))
+    response = client.post(
+        reverse("behaviour:office_platform_issue_key", args=[platform.pk]), {"label": "production uploader"}
+    )
+    assert response.status_code == 200
+    credential = ApiCredential.objects.get(organisation=platform)
+    token = response.context["token"]
+    assert token.startswith(f"whb_{credential.key_id}_") and token in response.text
+    assert "no-store" in response["Cache-Control"]
+    assert token not in str(dict(client.session))
+    later = client.get(reverse("behaviour:office_platform", args=[platform.pk]))
+    assert credential.key_id in later.text and token not in later.text
+    secret = token.rsplit("_", 1)[1]
+
+    api = Client()  # the platform's client: no session, the token only
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    assert api.get(reverse("behaviour:api_batch", args=["own-1"]), **auth).status_code == 200
+    assert api.get(reverse("behaviour:api_batch", args=["other-1"]), **auth).status_code == 404
+
+    member = Client()  # the platform's API page lists the key, never its secret
+    member.force_login(admin_of(platform))
+    keys = member.get(reverse("behaviour:platform_api"))
+    assert credential.key_id in keys.text and secret not in keys.text and "production uploader" in keys.text
+
+    revoked = client.post(
+        reverse("behaviour:office_platform_revoke_key", args=[platform.pk, credential.key_id])
+    )
+    assert revoked.status_code == 302
+    assert api.get(reverse("behaviour:api_batch", args=["own-1"]), **auth).status_code == 401
+    # Another platform's key id under this platform is not found.
+    assert (
+        client.post(
+            reverse("behaviour:office_platform_revoke_key", args=[other.pk, credential.key_id])
+        ).status_code
+        == 404
+    )
+
+
+# --- Public aggregates ------------------------------------------------------------------------------------
+
+
+def test_the_public_pages_show_aggregates_and_nothing_of_a_person(client, django_capture_on_commit_callbacks):
+    platform = make_platform(name="=HYPERLINK(1)出行平台", name_en="Metro Rides Ltd")
+    account = make_resident()
+    day = recent(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        send(
+            platform,
+            "pub-1",
+            [
+                row("r1", account.number, start=day, quantity="10.5"),
+                row("r2", "pseudonym-4711", "bicycle", start=recent(1, 9), quantity="3"),
+            ],
+        )
+    home = client.get(reverse("registry:home"), headers={"accept-language": "en"})
+    assert home.status_code == 200
+    section = home.text.split('class="mt-4 behaviour-home"')[1].split("</section>")[0]
+    assert "Rail transit trip" in section and "Shared-bicycle ride" in section
+    metro = section.split("Rail transit trip")[1].split("</tr>")[0]
+    assert '<td class="text-end">1</td>' in metro and '<td class="text-end">0.5</td>' in metro  # 472 g, in kg
+    assert "1 platform operator" in section
+    month = f"{day:%Y-%m}"
+    page = client.get(reverse("behaviour:public_totals"), {"month": month}, headers={"accept-language": "en"})
+    assert page.status_code == 200
+    assert "Metro Rides Ltd" in page.text and "0.472" in page.text
+    assert "max-age=300" in page["Cache-Control"]  # cached like the other public pages
+    csv_text = client.get(reverse("behaviour:public_totals_csv"), {"month": month}).content.decode(
+        "utf-8-sig"
+    )
+    lines = csv_text.splitlines()
+    assert lines[0] == "day,scenario,scenario_zh,scenario_en,platform,platform_en,records,grams"
+    assert sorted(line.split(",")[1] for line in lines[1:]) == ["bicycle", "metro"]
+    assert "'=HYPERLINK(1)出行平台" in csv_text  # formula-safe
+    for text in (home.text, page.text, csv_text):
+        assert account.number not in text
+        assert "pseudonym-4711" not in text
+        assert account.identity_masked not in text
+    assert client.get(reverse("behaviour:public_totals"), {"month": "2024-13"}).status_code == 400
+    empty = client.get(reverse("behaviour:public_totals_csv"), {"month": "2001-01"})
+    assert empty.content.decode("utf-8-sig").strip() == lines[0]
+
+
+def test_the_home_page_has_no_behaviour_section_before_any_record(client):
+    assert 'class="mt-4 behaviour-home"' not in client.get(reverse("registry:home")).text
