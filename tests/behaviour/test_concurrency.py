@@ -19,7 +19,7 @@ from tests.factories import admin_of, file_project, make_project, reviewers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
-RENDEZVOUS_SECONDS = 2
+RENDEZVOUS_SECONDS = 1
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +118,7 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
 
     def holding_a_while(*args):
         closed = hold(*args)
-        time.sleep(1.5)  # the close wants the month now, while this chunk has not committed
+        time.sleep(1.0)  # the close wants the month now, while this chunk has not committed
         return closed
 
     monkeypatch.setattr(processing, "_hold_periods", holding_a_while)

@@ -1,0 +1,48 @@
+"""The day partitions of the behaviour records on PostgreSQL: made ahead, dropped after the retention period,
+and a record always finds its day's partition."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+
+from offsets.behaviour import partitions
+from offsets.behaviour.models import BehaviourRecord
+from tests.behaviour.world import make_platform, recent, row, send
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def test_the_window_and_a_week_ahead_are_made():
+    today = date(2026, 11, 30)
+    partitions.ensure(partitions.window(today))
+    have = partitions.existing()
+    assert today - timedelta(days=62) in have and today + timedelta(days=7) in have
+    assert today - timedelta(days=63) not in have
+
+
+def test_partitions_past_the_retention_period_are_dropped_and_their_rows_with_them(settings):
+    settings.BEHAVIOUR_RETENTION_DAYS = 30
+    old, kept = date(2026, 9, 1), date(2026, 11, 1)
+    partitions.ensure([old, kept])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO behaviour_behaviourrecord (day, platform_id, record_id, batch_id, person, "
+            "scenario_id, started_at, ended_at, quantity_milli, grams) "
+            "VALUES (%s, 1, 'old', 1, 'Px', 1, now(), now(), 1, 1)",
+            [old],
+        )
+    dropped = partitions.retire(date(2026, 11, 30))
+    assert old in dropped and all(day < date(2026, 10, 31) for day in dropped)
+    assert old not in partitions.existing() and kept in partitions.existing()
+    assert not BehaviourRecord.objects.filter(day=old).exists()
+
+
+def test_a_record_goes_into_its_days_partition(django_capture_on_commit_callbacks):
+    platform = make_platform()
+    with django_capture_on_commit_callbacks(execute=True):
+        send(platform, "p", [row("r1", "user-1", start=recent(3))])
+    day = recent(3).date()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {partitions.name_of(day)}")  # noqa: S608 (a date)
+        assert cursor.fetchone()[0] == 1
