@@ -244,6 +244,8 @@ class BatchChunk(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("batch chunk")
+        verbose_name_plural = _("batch chunks")
         constraints = [models.UniqueConstraint(fields=["batch", "number"], name="one_chunk_per_number")]
         indexes = [
             models.Index(fields=["created_at"], condition=Q(done_at__isnull=True), name="chunk_owed_idx")
@@ -294,6 +296,8 @@ class RejectedRow(models.Model):
     reason = models.CharField(_("reason"), max_length=16, choices=RejectReason)
 
     class Meta:
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
         constraints = [models.UniqueConstraint(fields=["batch", "line"], name="one_rejection_per_line")]
 
     def __str__(self) -> str:
@@ -351,7 +355,8 @@ class BehaviourRecord(models.Model):
     grams = models.BigIntegerField()
 
     class Meta:
-        managed = True
+        verbose_name = _("behaviour record")
+        verbose_name_plural = _("behaviour records")
         indexes = [
             # The cross-platform rule's question: this person's records of this scenario around this time.
             models.Index(
@@ -377,6 +382,8 @@ class PersonDay(models.Model):
     grams = models.PositiveBigIntegerField(_("reduction (g)"))
 
     class Meta:
+        verbose_name = _("person's daily total")
+        verbose_name_plural = _("persons' daily totals")
         constraints = [
             # Platform and day first: it is also the index of a month's close (a platform's days).
             models.UniqueConstraint(
@@ -403,6 +410,8 @@ class ScenarioDay(models.Model):
     grams = models.PositiveBigIntegerField(_("reduction (g)"))
 
     class Meta:
+        verbose_name = _("scenario's daily total")
+        verbose_name_plural = _("scenarios' daily totals")
         constraints = [
             models.UniqueConstraint(fields=["day", "platform", "scenario"], name="one_total_per_scenario_day")
         ]
@@ -473,6 +482,8 @@ class GramEntry(models.Model):
     created_at = models.DateTimeField(_("date"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("personal account entry")
+        verbose_name_plural = _("personal account entries")
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "period"], name="one_credit_per_period"),
