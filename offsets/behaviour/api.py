@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from offsets.behaviour import batches, services
 from offsets.behaviour.models import Batch, BatchFormat, RejectReason
+from registry import exports
 
 CONTENT_TYPES = {
     "text/csv": BatchFormat.CSV,
@@ -122,16 +123,13 @@ def rejected_rows_csv(batch: Batch) -> StreamingHttpResponse:
             .values_list("line", "record_id", "reason")
             .iterator(chunk_size=5000)
         ):
-            yield writer.writerow([line, _safe_cell(record_id), reason, str(labels.get(reason, reason))])
+            yield writer.writerow(
+                [line, exports.neutralise(record_id), reason, str(labels.get(reason, reason))]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{batch.batch_id}-rejected.csv"'
     return response
-
-
-def _safe_cell(value: str) -> str:
-    """A platform's text as a spreadsheet reads it: never a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @never_cache

@@ -30,10 +30,11 @@ from registry import audit
 
 READ_BLOCK = 256 * 1024
 INFLATE_AT_MOST = 1024 * 1024
-LONGEST_LINE = 64 * 1024  # a record is a few dozen bytes; a longer line is not one
+LONGEST_LINE = 1024  # a record is 100 to 300 bytes; a longer line is not one
+AVERAGE_ROW_AT_MOST = 256  # bytes: the inflated batch may hold BEHAVIOUR_BATCH_MAX_ROWS rows of this size
 CSV_HEADER = b"record_id,person,scenario,started_at,ended_at,quantity"
 FIELDS = ("record_id", "person", "scenario", "started_at", "ended_at", "quantity")
-BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch: "$" would let a final newline in
 
 
 class BatchRefused(Exception):
@@ -95,8 +96,18 @@ def _split(stream, fmt: str, digest) -> _Split:
     split = _Split()
     limit = settings.BEHAVIOUR_BATCH_MAX_ROWS
     per_chunk = settings.BEHAVIOUR_CHUNK_ROWS
+    most_bytes, inflated = limit * AVERAGE_ROW_AT_MOST, 0
     try:
         for line in _lines(stream, digest):
+            inflated += len(line) + 1
+            if len(line) > LONGEST_LINE:
+                raise BatchRefused(_("A line is longer than %(limit)s bytes.") % {"limit": LONGEST_LINE})
+            if inflated > most_bytes:
+                raise BatchRefused(
+                    _("The batch is larger than %(size)s MB once decompressed.")
+                    % {"size": most_bytes // 10**6},
+                    status=413,
+                )
             if line.endswith(b"\r"):
                 line = line[:-1]
             if fmt == BatchFormat.CSV and not split.header_seen:
@@ -132,7 +143,7 @@ def _split(stream, fmt: str, digest) -> _Split:
 
 
 def problem_with_id(batch_id: str) -> str | None:
-    if not BATCH_ID.match(batch_id or ""):
+    if not BATCH_ID.fullmatch(batch_id or ""):
         return _(
             "A batch id is 1 to 64 letters, digits, dots, hyphens or underscores, starting with a letter or "
             "digit."

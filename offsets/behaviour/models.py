@@ -210,6 +210,9 @@ class Batch(models.Model):
     file = models.FileField(upload_to="behaviour/batches/%Y/%m/", max_length=200)
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The days its accepted-looking rows fall on: which months' reports name it.
+    first_day = models.DateField(_("first day"), null=True, blank=True)
+    last_day = models.DateField(_("last day"), null=True, blank=True)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, models.PROTECT, null=True, blank=True, related_name="+"
     )

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -247,6 +247,8 @@ def close_month(request: HttpRequest, month: str) -> HttpResponse:
         period = services.close_period(platform, first, by=request.user)
     except (TransitionRefused, PermissionDenied) as refused:
         messages.error(request, str(refused))
+    except ValidationError as refused:  # the declaration's own rules (its project's crediting period)
+        messages.error(request, " ".join(refused.messages))
     else:
         said = {
             "month": f"{first:%Y-%m}",

@@ -20,7 +20,6 @@ platforms' reports of the same ride never both count; everything before it runs 
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,7 +27,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from offsets.behaviour import partitions
@@ -89,14 +89,12 @@ def _factor_on(factors, day: date):
     return None
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def _clean_text(value) -> str | None:
     if not isinstance(value, str):
         return None
     value = value.strip()
-    if not value or len(value) > LONGEST_FIELD or CONTROL.search(value):
+    # Printable only: no control, format (zero-width, bidi) or lone surrogate characters in an id.
+    if not value or len(value) > LONGEST_FIELD or not value.isprintable():
         return None
     return value
 
@@ -147,7 +145,10 @@ def check_row(fields, ctx: Context):
         return R.TIME, None
     if start > ctx.now + FUTURE_TOLERANCE or end > ctx.now + FUTURE_TOLERANCE:
         return R.FUTURE, None
-    day = start.astimezone(ctx.zone).date()
+    try:
+        day = start.astimezone(ctx.zone).date()
+    except OverflowError:  # the year 1 at +14:00, say
+        return R.TIME, None
     if day < ctx.earliest:
         return R.TOO_OLD, None
     milli = _milli(quantity)
@@ -163,6 +164,16 @@ def check_row(fields, ctx: Context):
     return None, (record_id, person, scenario_id, start, end, day, milli, grams, factor.max_records_per_day)
 
 
+def _csv_fields(line: str) -> list | None:
+    """A CSV line's fields, read on its own: a record is one line (a quoted field never spans two)."""
+    if '"' not in line:
+        return line.split(",")  # the usual row, without quotes: the same fields, several times faster
+    try:
+        return next(csv.reader([line], strict=True), [])
+    except csv.Error:
+        return None
+
+
 def _rows(chunk: BatchChunk, fmt: str):
     """(line number, fields or None) of each row of the chunk file."""
     with default_storage.open(chunk.file.name, "rb") as handle:
@@ -172,13 +183,13 @@ def _rows(chunk: BatchChunk, fmt: str):
         text.pop()
     first = chunk.first_line
     if fmt == BatchFormat.CSV:
-        for offset, fields in enumerate(csv.reader(text)):
-            yield first + offset, fields
+        for offset, line in enumerate(text):
+            yield first + offset, _csv_fields(line)
         return
     for offset, line in enumerate(text):
         try:
             item = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested beyond reason
             yield first + offset, None
             continue
         if not isinstance(item, dict):
@@ -230,7 +241,8 @@ def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
                 if is_account_number(values[1]):
                     numbers.add(values[1])
         record_id = fields[0] if fields and isinstance(fields[0], str) else ""
-        checked.append((line, reason, values, record_id.replace("\x00", "")[:LONGEST_FIELD]))
+        raw = record_id.replace("\x00", "")[:LONGEST_FIELD].encode("utf-8", "replace").decode()
+        checked.append((line, reason, values, raw))
     accounts = (
         dict(PersonalAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
         if numbers
@@ -443,7 +455,15 @@ def process_chunk(chunk_id: int) -> bool:
                 cursor.execute("DROP TABLE incoming")
         locked.done_at = timezone.now()
         locked.save(update_fields=["done_at"])
+        spans = {}
+        if days:
+            first, last = Value(min(days)), Value(max(days))
+            spans = {
+                "first_day": Least(Coalesce("first_day", first), first),
+                "last_day": Greatest(Coalesce("last_day", last), last),
+            }
         Batch.objects.filter(pk=batch.pk).update(
+            **spans,
             chunks_done=F("chunks_done") + 1,
             accepted=F("accepted") + (accepted or 0),
             rejected=F("rejected") + (rows - (accepted or 0)),

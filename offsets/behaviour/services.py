@@ -197,6 +197,8 @@ CREDIT_BALANCES = """
 
 def close_problems(platform: Organisation, month: date) -> list[str]:
     problems = []
+    if not platform.can_submit:  # suspended: its grams credit no account and its tonnes file no declaration
+        problems.append(_("Your organisation is not verified: it cannot close months."))
     if month >= timezone.localdate().replace(day=1):
         problems.append(_("A month can be closed once it has ended."))
     if aggregation_project(platform) is None:
@@ -242,9 +244,11 @@ def close_period(platform: Organisation, month: date, *, by: User) -> Aggregatio
         persons, total, platform_g, personal_g = cursor.fetchone()
         cursor.execute(CREDIT_ENTRIES, {**params, "now": timezone.now()})
         cursor.execute(CREDIT_BALANCES, params)
+    # The remainder carried by the platform's last close, whichever month it was: a month closed after a later
+    # one must not take the carry that the later one took already (each remainder is carried once).
     before = (
-        AggregationPeriod.objects.filter(platform=platform, month__lt=month, status=PeriodStatus.CLOSED)
-        .order_by("-month")
+        AggregationPeriod.objects.filter(platform=platform, status=PeriodStatus.CLOSED)
+        .order_by("-closed_at", "-pk")
         .first()
     )
     carried_in = before.carried_out_g if before else 0
@@ -329,7 +333,12 @@ def month_report(platform: Organisation, period: AggregationPeriod) -> str:
             "SHA-256",
         ]
     )
-    batches = Batch.objects.filter(platform=platform, status=BatchStatus.DONE).order_by("received_at")
+    batches = Batch.objects.filter(
+        platform=platform,
+        status=BatchStatus.DONE,
+        first_day__lte=month_end(period.month),
+        last_day__gte=period.month,
+    ).order_by("received_at")
     for batch in batches:
         writer.writerow(
             [

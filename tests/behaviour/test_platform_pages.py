@@ -35,6 +35,14 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client():
+    """A browser asking for English: the pages' words are asserted in English (the default is Chinese)."""
+    from django.test import Client
+
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
+
+
 def _upload(client, batch_id, body, fmt="csv"):
     return client.post(
         reverse("behaviour:platform_upload"),
