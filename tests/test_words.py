@@ -76,7 +76,8 @@ def test_no_select_shows_djangos_empty_choice(client, headers):
 
 def test_every_model_names_itself_in_singular_and_plural():
     """Without verbose_name_plural, Django adds an "s" to the translated name: "心跳s"."""
-    ours = [m for m in apps.get_models() if m._meta.app_label in {"registry", "projects", "offsets", "behaviour"}]
+    labels = {"registry", "projects", "offsets", "behaviour"}
+    ours = [m for m in apps.get_models() if m._meta.app_label in labels]
     missing = [
         m._meta.label
         for m in {*ours, *admin.site._registry}

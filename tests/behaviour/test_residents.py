@@ -99,9 +99,7 @@ class TestSignUp:
         assert data["identity_number"] not in str(
             AuditEvent.objects.filter(subject_id=str(account.pk)).values()
         )
-        assert AuditEvent.objects.filter(
-            action="resident.signed_up", subject_id=str(account.pk)
-        ).exists()
+        assert AuditEvent.objects.filter(action="resident.signed_up", subject_id=str(account.pk)).exists()
         assert mailoutbox[-1].to == ["resident@example.com"] and account.number in mailoutbox[-1].body
         link = next(line for line in mailoutbox[-1].body.splitlines() if "/signup/confirm/" in line)
         confirmed = client.get(link.replace("http://127.0.0.1:8000", ""), headers=EN)
