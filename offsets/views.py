@@ -571,7 +571,8 @@ def open_data_xlsx(request: HttpRequest) -> HttpResponse:
 
 
 def open_data_index(request: HttpRequest) -> HttpResponse:
+    from offsets import public
     from registry.models import District
 
-    datasets = ["phases", "projects", "issuances", "retirements", "checkpoints"]
+    datasets = list(public.DATASETS)
     return render(request, "offsets/open_data.html", {"datasets": datasets, "districts": District.choices})

@@ -10,7 +10,8 @@ class BehaviourConfig(AppConfig):
 
     def ready(self) -> None:
         from offsets.behaviour import reconcile, resident_notifications
-        from offsets.behaviour.public import home_context
+        from offsets.behaviour.public import home_context, open_data_rows
+        from offsets.public import DATASETS
         from registry.home import HOME_PROVIDERS
         from registry.reconcile import DEBTS
 
@@ -18,3 +19,4 @@ class BehaviourConfig(AppConfig):
         resident_notifications.register()  # a resident's sign-up: the e-mail confirmation
         if home_context not in HOME_PROVIDERS:  # the home page's behaviour section: aggregates only
             HOME_PROVIDERS.append(home_context)
+        DATASETS.setdefault("behaviour", open_data_rows)  # open data: totals per day, scenario and platform

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import Max, Sum
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -111,8 +112,24 @@ def month_totals(month: date):
     )
 
 
+def open_data_rows() -> list[dict]:
+    """The open-data table `behaviour` (offsets.public.DATASETS): every day's totals per scenario and platform
+    over the retention period, oldest first; no person, no account."""
+    since = timezone.localdate() - timedelta(days=settings.BEHAVIOUR_RETENTION_DAYS)
+    totals = (
+        ScenarioDay.objects.filter(day__gte=since)
+        .select_related("scenario", "platform")
+        .order_by("day", "scenario__category", "scenario__code", "platform__name", "platform_id")
+    )
+    return _rows(totals)
+
+
 def month_rows(month: date) -> list[dict]:
     """The open-data rows of a month: day, scenario, platform, records, grams (no person, no account)."""
+    return _rows(month_totals(month))
+
+
+def _rows(totals) -> list[dict]:
     return [
         {
             "day": total.day.isoformat(),
@@ -124,7 +141,7 @@ def month_rows(month: date) -> list[dict]:
             "records": total.records,
             "grams": total.grams,
         }
-        for total in month_totals(month)
+        for total in totals
     ]
 
 

@@ -59,6 +59,14 @@ def every_dataset_has_a_row():
         purpose="赛事碳中和",
     )
     checkpoints.take()
+    from tests.behaviour.world import make_platform, row, send
+
+    send(make_platform(), "open-data", [row("r1", "user-1")])  # its chunk processed: a day's total
+    from offsets.behaviour import processing
+    from offsets.behaviour.models import BatchChunk
+
+    for chunk in BatchChunk.objects.filter(done_at=None):
+        processing.process_chunk(chunk.pk)
 
 
 def test_the_page_the_doc_and_the_files_have_the_same_fields(client, every_dataset_has_a_row):
