@@ -12,8 +12,8 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Max, Sum
 from django.conf import settings
+from django.db.models import Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
