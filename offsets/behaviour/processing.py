@@ -365,9 +365,15 @@ def _load(cursor, checked, accounts) -> None:
                 copy.write(("\n".join(block) + "\n").encode())
         cursor.execute("CREATE INDEX ON incoming (line)")  # for the too_many check's own join
         # Each check probes the indexes row by row, whatever the statistics of a partition filled since its
-        # last ANALYZE say: a hash or merge join would read whole partitions, millions of rows, per chunk.
+        # last ANALYZE say (a day's partition is made empty, ahead of time, and fills faster than autovacuum
+        # looks): a hash or merge join, or a nested loop over a sequential scan, would read whole partitions,
+        # millions of rows, per chunk; so would materialising the rows of a range. Only probes remain: the
+        # stored rows' index searched with each incoming row's values (the partitions pruned at run time).
         cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_material = off")
+        cursor.execute("SET LOCAL jit = off")  # the disabled plans' costs would compile every statement
         return
     rows = _incoming_rows(checked, accounts, connection.ops.adapt_datetimefield_value, lambda text: text)
     marks = ", ".join(["%s"] * len(COLUMNS))
@@ -428,11 +434,13 @@ def process_chunk(chunk_id: int) -> bool:
     checked, accounts = _prepare(chunk, ctx, batch.format)
     days = {values[5] for _line, reason, values, _raw in checked if reason is None}
     partitions.ensure(days)
+    # Before the chunk's transaction, on its own: inside it, the batch's row would stay locked until the
+    # commit and the batch's other chunks would wait for this one.
+    Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(status=BatchStatus.PROCESSING)
     with transaction.atomic():
         locked = BatchChunk.objects.select_for_update().get(pk=chunk_id)
         if locked.done_at is not None:
             return False
-        Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(status=BatchStatus.PROCESSING)
         closed = _hold_periods(batch, {day.replace(day=1) for day in days})
         if closed:
             checked = [

@@ -49,13 +49,13 @@ def row(record_id, person, scenario="metro", start=None, minutes=30, quantity="1
 
 def gz_csv(rows, header: str = HEADER) -> bytes:
     lines = [header] + [",".join(str(v) for v in r) for r in rows]
-    return gzip.compress(("\n".join(lines) + "\n").encode())
+    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
 
 
 def gz_jsonl(rows) -> bytes:
     keys = HEADER.split(",")
     lines = [json.dumps(dict(zip(keys, r, strict=True))) for r in rows]
-    return gzip.compress(("\n".join(lines) + "\n").encode())
+    return gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
 
 
 def send(platform, batch_id, rows, *, fmt="csv", body=None):
