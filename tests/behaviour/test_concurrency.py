@@ -140,3 +140,25 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
     assert period.total_g == month_total["g"] > 0
     account.refresh_from_db()
     assert account.balance_g == period.personal_g == period.total_g - 1_000
+
+
+def test_two_workers_making_the_same_days_partition_at_once_both_go_on():
+    from datetime import date
+
+    from offsets.behaviour import partitions
+
+    days = [date(2031, 1, 1) + timedelta(days=n) for n in range(5)]
+    barrier = threading.Barrier(2)
+
+    def make():
+        barrier.wait(timeout=10)
+        partitions.ensure(days)
+        return True
+
+    try:
+        assert in_threads(make, make) == [True, True]
+        assert set(days) <= partitions.existing()
+    finally:
+        with connection.cursor() as cursor:
+            for day in days:
+                cursor.execute(f"DROP TABLE IF EXISTS {partitions.name_of(day)}")
