@@ -87,3 +87,10 @@ bench-registration: $(STAMP)
 
 bench-retirements: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_ret REDIS_URL=redis://127.0.0.1:6379/12 $(PY) -m bench.retirements
+
+# Issue 14's behaviour benchmark (bench/behaviour.py): ingestion end to end through the API and two Celery
+# worker processes, the API's memory on one batch, 1 against 2 processes, pages with records stored.
+# BENCH_ARGS="--quick" tries it small (200,000 records).
+.PHONY: bench-behaviour
+bench-behaviour: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_behaviour REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.behaviour $(BENCH_ARGS)

@@ -891,6 +891,15 @@ def table(header: list[str], rows: list[list]) -> str:
     return public_load.table(header, rows)
 
 
+def targets_table(found: list[dict]) -> str:
+    """The issue's targets, each with what was wanted, what was measured and whether it was met."""
+    met = {True: "yes", False: "**no**", None: "—"}
+    return table(
+        ["target", "wanted", "measured", "met"],
+        [[t["target"], t["wanted"], t["measured"], met[t["met"]]] for t in found],
+    )
+
+
 def ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.1f}"
 
@@ -1006,20 +1015,7 @@ def markdown(results: dict) -> str:
         )
     found = results.get("targets") or []
     if found:
-        parts.append(
-            table(
-                ["target", "wanted", "measured", "met"],
-                [
-                    [
-                        t["target"],
-                        t["wanted"],
-                        t["measured"],
-                        {True: "yes", False: "**no**", None: "—"}[t["met"]],
-                    ]
-                    for t in found
-                ],
-            )
-        )
+        parts.append(targets_table(found))
     if results.get("problems"):
         parts.append(
             "**Problems** (the figures above may not mean what they say):\n\n"
