@@ -52,8 +52,8 @@ def ensure(days) -> None:
     _known.update(have & wanted)
     for day in sorted(wanted - have):
         with transaction.atomic(), connection.cursor() as cursor:
-            # Two workers making the same day at once: IF NOT EXISTS alone is no guard (both pass it, one fails
-            # on the catalogue's unique index), so the makers take turns.
+            # Two workers making the same day at once: IF NOT EXISTS alone is no guard (both pass it, one
+            # fails on the catalogue's unique index), so the makers take turns.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x42454841, -1])
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {name_of(day)} PARTITION OF {TABLE} "
