@@ -31,6 +31,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, BrowserContext, Error, Page, expect
 
+from offsets.behaviour.models import Batch, DonationEvent, PlatformAgreement
 from offsets.models import IssuancePhase, Objection, Retirement, RetirementKind, Transfer, TransferStatus
 from offsets.views import OBJECTION_RECEIPT_SALT
 from projects.models import Declaration, Project, Stage
@@ -121,6 +122,17 @@ NOT_WALKED = {
     "offsets:office_offset_decide": "a POST action",
     "offsets:office_account_cancel": "a POST action",
     "offsets:office_link_boundary": "a POST action",
+    "behaviour:api_batch": "the platforms' API (JSON), not a page",
+    "behaviour:api_rejected": "the platforms' API (CSV), not a page",
+    "behaviour:openapi": "the API's description (JSON), not a page",
+    "behaviour:platform_batch_rejected": "a file (CSV of a batch's rejected rows)",
+    "behaviour:platform_batch_original": "a file (a batch as sent)",
+    "behaviour:donation_certificate": "a file (PDF)",
+    "behaviour:platform_close_month": "a POST action (its form is on behaviour:platform_months)",
+    "behaviour:office_platform_agreement": "a POST action (its form is on behaviour:office_platform)",
+    "behaviour:office_platform_issue_key": "a POST action (its form is on behaviour:office_platform)",
+    "behaviour:office_platform_revoke_key": "a POST action (its form is on behaviour:office_platform)",
+    "behaviour:my_account": "a redirect to the resident's own account page",
 }
 
 
@@ -162,6 +174,7 @@ def walks() -> list[Walk]:
             [
                 "/",
                 "/signup/done/",
+                "/residents/signup/done/",
                 "/signup/confirm/not-a-token/",
                 "/accounts/password_reset/done/",
                 f"/accounts/reset/{uid}/{token}/",
@@ -178,6 +191,7 @@ def walks() -> list[Walk]:
             send_empty={
                 "/accounts/login/": FORM,
                 "/signup/": FORM,
+                "/residents/signup/": FORM,
                 "/accounts/password_reset/": FORM,
                 f"/notices/{objection.phase.code}/object/": FORM,
             },
@@ -193,6 +207,31 @@ def walks() -> list[Walk]:
             },
         ),
         Walk("gem.viewer", ["/portal/"]),
+        # Residents' behaviour: a platform operator, a resident, the pages of one without an account.
+        Walk(
+            "travel.admin",
+            [
+                "/portal/platform/",
+                "/portal/platform/months/",
+                "/portal/platform/api/",
+                *(
+                    f"/portal/platform/batches/{b.batch_id}/"
+                    for b in Batch.objects.filter(
+                        platform__memberships__user__email=f"travel.admin@{DEMO_DOMAIN}"
+                    )[:1]
+                ),
+            ],
+            send_empty={"/portal/platform/upload/": FORM},
+        ),
+        Walk(
+            "resident",
+            [
+                "/residents/account/",
+                "/residents/events/",
+                *(f"/residents/events/{event.pk}/donate/" for event in DonationEvent.objects.all()[:1]),
+            ],
+        ),
+        Walk("gem.declarant", ["/residents/account/open/"]),
         Walk("steel.admin", ["/portal/"], send_empty={"/portal/account/offset/": FORM}),
         Walk("verifier", ["/portal/", "/portal/verification/"]),
         Walk("pending.admin", ["/portal/"]),
@@ -214,6 +253,11 @@ def walks() -> list[Walk]:
                     for r in Retirement.objects.filter(kind=RetirementKind.COMPLIANCE)
                 ),
                 "/office/organisations/?status=pending",
+                "/office/platforms/",
+                *(
+                    f"/office/platforms/{agreement.organisation_id}/"
+                    for agreement in PlatformAgreement.objects.all()
+                ),
             ],
         ),
         # The 403 page: a technical reviewer does not confirm transfers.

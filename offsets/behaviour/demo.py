@@ -52,6 +52,15 @@ def seed_present(clock) -> None:
     seed_behaviour(clock)
 
 
+def seed() -> None:
+    """The history and the present of this app's demo, for a caller that seeds one app at a time."""
+    from registry.demo import story_clock
+
+    with story_clock() as clock:
+        seed_history(clock)
+        seed_present(clock)
+
+
 @transaction.atomic
 def seed_platforms(clock) -> None:
     """September 2024: the agreements, the API keys and the aggregation projects, filed."""

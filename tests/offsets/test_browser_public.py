@@ -21,7 +21,7 @@ from tests.factories import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 GENUINE = {"en": "Genuine", "zh-hans": "真实有效"}
-DATASETS = ("phases", "projects", "issuances", "retirements", "checkpoints")
+DATASETS = ("phases", "projects", "issuances", "retirements", "checkpoints", "behaviour")
 SEARCH = {"en": "Search", "zh-hans": "检索"}
 
 
@@ -40,7 +40,9 @@ def test_find_the_project_follow_a_serial_and_download_open_data(
     page = reader.person(browser)
     # The open data's page documents the files as they are, the same in every language: the datasets' names
     # (phases.csv), the JSON format and its null, and the checkpoints' field "seq".
+    # The datasets' names and the behaviour scenarios' codes are identifiers, the same in both languages.
     reader.allow(*DATASETS, '{"dataset": "…", "count": N, "rows": […]}', "null", "seq")
+    reader.allow("metro", "bus", "bicycle", "carpool", "nev")
     page.goto(live_server.url + "/")
     expect(page.locator("header nav a[href='/notices/']")).to_be_visible()
     reader.read(page)
