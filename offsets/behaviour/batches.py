@@ -16,7 +16,7 @@ import hashlib
 import re
 import tempfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files import File
@@ -52,11 +52,8 @@ class _Split:
     rows: int = 0
     chunk_rows: int = 0
     header_seen: bool = False
-    current = None
-    files: list = None
-
-    def __post_init__(self):
-        self.files = []
+    current: object = None  # the chunk file being written
+    files: list = field(default_factory=list)  # (its first line's number, the file) of each chunk
 
 
 def _lines(stream, digest) -> "iter[bytes]":

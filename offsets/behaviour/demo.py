@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from offsets.behaviour import batches, processing, services
 from offsets.behaviour.models import (
-    AggregationPeriod,
     BatchChunk,
     DonationEvent,
     PersonalAccount,
@@ -111,7 +110,7 @@ def seed_platforms(clock) -> None:
         workflow.approve(project, by=approver, note="Demo: filed.")
 
 
-def _residents(clock) -> list:
+def _residents() -> list:
     accounts = []
     for local, name, first17, _what in RESIDENTS:
         user, created = User.objects.get_or_create(
@@ -172,7 +171,7 @@ def seed_behaviour(clock) -> None:
     # Today, after every other app's present: the platforms send last month's records and the last days'
     # now (all within the reporting window), and the clock only moves on.
     clock.today()
-    accounts = _residents(clock)
+    accounts = _residents()
     numbers = [account.number for account in accounts]
     travel_people = numbers + [f"zx{n:05d}" for n in range(PSEUDONYMS)]
     payment_people = numbers + [f"ct-{n:06d}" for n in range(PSEUDONYMS)]
@@ -241,7 +240,3 @@ def seed_behaviour(clock) -> None:
     resident = PersonalAccount.objects.get(pk=accounts[0].pk)
     if resident.balance_g >= 1_000:
         services.donate(resident, event, grams=1_000, by=resident.user)
-
-
-def demo_period() -> AggregationPeriod | None:
-    return AggregationPeriod.objects.filter(declaration__isnull=False).first()

@@ -198,7 +198,6 @@ class Batch(models.Model):
     batch_id = models.CharField(_("batch id"), max_length=64)
     format = models.CharField(_("format"), max_length=8, choices=BatchFormat)
     status = models.CharField(_("status"), max_length=12, choices=BatchStatus, default=BatchStatus.RECEIVED)
-    failure = models.CharField(_("failure"), max_length=12, choices=BatchFailure, blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField(_("size (bytes, compressed)"))
     rows = models.PositiveBigIntegerField(_("rows"), default=0)
@@ -308,7 +307,9 @@ class RejectedRow(models.Model):
 
 
 class PersonalAccountQuerySet(models.QuerySet):
-    pass
+    def owned_by(self, user):
+        """The one door to accounts: a person reaches only their own; anyone else, none."""
+        return self.filter(user=user) if user.is_authenticated else self.none()
 
 
 class PersonalAccount(models.Model):

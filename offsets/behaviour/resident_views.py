@@ -28,11 +28,11 @@ DAYS_CAP = 4000
 
 def own_account(user) -> PersonalAccount | None:
     """The user's personal carbon account, or None: the one door the resident's pages fetch it through."""
-    return PersonalAccount.objects.filter(user=user).first() if user.is_authenticated else None
+    return PersonalAccount.objects.owned_by(user).first()
 
 
 def _own_account_or_404(request: HttpRequest, number: str) -> PersonalAccount:
-    return get_object_or_404(PersonalAccount.objects.filter(user=request.user), number=number)
+    return get_object_or_404(PersonalAccount.objects.owned_by(request.user), number=number)
 
 
 # --- Signing up, opening the account ------------------------------------------------------------------

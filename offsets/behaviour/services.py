@@ -8,6 +8,10 @@ and processing.py.
     account:     open_personal_account; donate (grams out, a certificate)
 """
 
+import csv
+import hashlib
+import hmac
+import io
 import secrets
 from calendar import monthrange
 from datetime import date, timedelta
@@ -105,15 +109,11 @@ def revoke_credential(credential: ApiCredential, *, by: User) -> ApiCredential:
 
 
 def _sha256(secret: str) -> str:
-    import hashlib
-
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def credential_for(token: str) -> ApiCredential | None:
     """The live credential the bearer token is, or None. Compared in constant time."""
-    import hmac
-
     prefix, _sep, rest = (token or "").partition("_")
     key_id, _sep, secret = rest.partition("_")
     if prefix != TOKEN_PREFIX or len(key_id) != 12 or not secret or len(secret) > 100:
@@ -303,9 +303,6 @@ def _declare(platform: Organisation, period: AggregationPeriod, *, by: User) -> 
 def month_report(platform: Organisation, period: AggregationPeriod) -> str:
     """The declaration's evidence: the month's accepted records and grams by day and scenario, the batches
     and the split (CSV, in the bureau's terms, both languages in the header)."""
-    import csv
-    import io
-
     from django.db.models import Sum
 
     from offsets.behaviour.models import Batch, ScenarioDay
