@@ -789,17 +789,17 @@ def test_lines_far_longer_than_any_record_are_refused_before_they_fill_the_disk(
     ("name", "body", "fmt"),
     [
         # A quoted field over two lines: a record is one line, so each is read alone and rejected.
-        ("field-limit", gzip.compress(f'{HEADER}\n"x\ny",u,metro,,,1\n'.encode()), "csv"),
+        ("field-limit", gzip.compress(f'{HEADER}\n"x\ny",u,metro,,,1\n'.encode(), mtime=0), "csv"),
         # Year 1 with a positive offset: before year 1 in UTC, astimezone raises OverflowError.
         ("year-one", gz_csv([["r1", "u", "metro", "0001-01-01T00:00:00+14:00", "", "1"]]), "csv"),
         # A lone surrogate in a JSON string: it cannot be encoded for COPY (UnicodeEncodeError).
         (
             "surrogate",
-            gzip.compress(b'{"record_id": "r\\ud800", "person": "u", "scenario": "metro"}\n'),
+            gzip.compress(b'{"record_id": "r\\ud800", "person": "u", "scenario": "metro"}\n', mtime=0),
             "jsonl",
         ),
         # Deep nesting within a line's 1,024 bytes: json.loads raises RecursionError, which is no ValueError.
-        ("nested", gzip.compress(b"[" * 1_020 + b"\n"), "jsonl"),
+        ("nested", gzip.compress(b"[" * 1_020 + b"\n", mtime=0), "jsonl"),
     ],
     ids=["field-limit", "year-one", "surrogate", "nested"],
 )
