@@ -197,7 +197,9 @@ def test_two_platforms_may_use_the_same_batch_id(run):
     [
         (b"record_id,person\n", 400),  # not gzip
         (
-            gzip.compress(b"record_id,person,scenario,started_at,ended_at,quantity\nr1,u1,metro", mtime=0)[:-6],
+            gzip.compress(b"record_id,person,scenario,started_at,ended_at,quantity\nr1,u1,metro", mtime=0)[
+                :-6
+            ],
             400,
         ),  # cut off
         (gzip.compress(b"id,who,what,when,until,how much\nr1,u,metro,x,,1\n", mtime=0), 400),  # wrong header
