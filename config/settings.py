@@ -339,6 +339,7 @@ BEHAVIOUR_REPORTING_DAYS = env_int("BEHAVIOUR_REPORTING_DAYS", 62)
 BEHAVIOUR_RETENTION_DAYS = env_int("BEHAVIOUR_RETENTION_DAYS", 400)
 BEHAVIOUR_CHUNK_ROWS = env_int("BEHAVIOUR_CHUNK_ROWS", 20000)
 BEHAVIOUR_BATCH_MAX_ROWS = env_int("BEHAVIOUR_BATCH_MAX_ROWS", 5_000_000)
+BEHAVIOUR_CHUNK_ATTEMPTS = env_int("BEHAVIOUR_CHUNK_ATTEMPTS", 8)
 # The key of the resident identity numbers' hash (HMAC-SHA256): one account per person without keeping the
 # number. Set it in production and never change it (every account's hash depends on it).
 IDENTITY_HASH_KEY = env("IDENTITY_HASH_KEY", "development-identity-hash-key" if dev_defaults else "")

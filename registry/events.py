@@ -115,6 +115,7 @@ LABELS = MappingProxyType(
         "platform.period_closed": _("Month of aggregation closed"),
         "batch.received": _("Batch of behaviour records received"),
         "batch.processed": _("Batch of behaviour records processed"),
+        "batch.failed": _("Batch of behaviour records failed"),
         # offsets.behaviour: personal carbon accounts (offsets/behaviour/services.py)
         "resident.account_opened": _("Personal carbon account opened"),
         "resident.donated": _("Grams donated to an event"),

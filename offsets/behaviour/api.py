@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from offsets.behaviour import batches, services
-from offsets.behaviour.models import Batch, BatchFormat, RejectReason
+from offsets.behaviour import batches, processing, services
+from offsets.behaviour.models import Batch, BatchFormat, BatchStatus, RejectReason
 from registry import exports
 
 CONTENT_TYPES = {
@@ -62,6 +62,7 @@ def status_of(batch: Batch) -> dict:
         "sha256": batch.sha256,
         "chunks": batch.chunks,
         "chunks_done": batch.chunks_done,
+        "failed_lines": processing.failed_lines(batch) if batch.status == BatchStatus.FAILED else [],
     }
 
 

@@ -244,6 +244,10 @@ class BatchChunk(models.Model):
     file = models.FileField(upload_to="behaviour/chunks/%Y/%m/", max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries of its task, counted before each: past BEHAVIOUR_CHUNK_ATTEMPTS the chunk is given up
+    # (processing.give_up), its batch failed, and the reconciliation sends it no more.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("batch chunk")

@@ -63,6 +63,19 @@ def description(request) -> dict:
                         "sha256": {"type": "string"},
                         "chunks": {"type": "integer"},
                         "chunks_done": {"type": "integer"},
+                        "failed_lines": {
+                            "type": "array",
+                            "description": (
+                                "status failed: the lines of the file whose records were not counted, as "
+                                "[first, last] (last null: to the end); send them again under a new batch id"
+                            ),
+                            "items": {
+                                "type": "array",
+                                "items": {"type": ["integer", "null"]},
+                                "minItems": 2,
+                                "maxItems": 2,
+                            },
+                        },
                     },
                 },
             },

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from offsets.behaviour import api, batches, services
+from offsets.behaviour import api, batches, processing, services
 from offsets.behaviour.forms import UploadForm
 from offsets.behaviour.models import (
     AggregationPeriod,
@@ -104,6 +104,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
             "can_act": can_act,
             "batch": batch,
             "in_progress": batch.status in (BatchStatus.RECEIVED, BatchStatus.PROCESSING),
+            "failed_lines": processing.failed_lines(batch) if batch.status == BatchStatus.FAILED else [],
             "rejected_rows": batch.rejected_rows.order_by("line")[:REJECTED_SHOWN],
             "rejected_shown": REJECTED_SHOWN,
             "active": "batches",

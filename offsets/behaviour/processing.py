@@ -427,7 +427,12 @@ def _hold_periods(batch: Batch, months) -> set[date]:
 def process_chunk(chunk_id: int) -> bool:
     """Process one chunk once; False if it was done already (a task sent again)."""
     chunk = BatchChunk.objects.select_related("batch").filter(pk=chunk_id).first()
-    if chunk is None or chunk.done_at is not None:
+    if chunk is None or chunk.done_at is not None or chunk.failed_at is not None:
+        return False
+    # Counted before the work, on its own: an attempt that kills its worker counts too.
+    BatchChunk.objects.filter(pk=chunk_id).update(attempts=F("attempts") + 1)
+    if chunk.attempts >= settings.BEHAVIOUR_CHUNK_ATTEMPTS:
+        give_up(chunk_id)
         return False
     batch = chunk.batch
     ctx = _context(batch)
@@ -480,6 +485,45 @@ def process_chunk(chunk_id: int) -> bool:
         _finish_if_last(batch.pk)
     default_storage.delete(chunk.file.name)
     return True
+
+
+def give_up(chunk_id: int) -> None:
+    """A chunk whose task failed BEHAVIOUR_CHUNK_ATTEMPTS times (a file lost from the shared storage, a worker
+    killed by it each time): its rows are not counted and its batch is failed, with its audit event once and
+    the platform's administrators told; the batch's other chunks still count. The reconciliation no longer
+    sends it, so the platform's months can close; the platform sends those rows again under a new batch id."""
+    from registry.transitions import notify_after_commit
+
+    with transaction.atomic():
+        chunk = BatchChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.done_at is not None or chunk.failed_at is not None:
+            return
+        chunk.failed_at = timezone.now()
+        chunk.save(update_fields=["failed_at"])
+        batch = Batch.objects.select_for_update().get(pk=chunk.batch_id)
+        if batch.status == BatchStatus.FAILED:
+            return
+        before = batch.status
+        batch.status, batch.finished_at = BatchStatus.FAILED, chunk.failed_at
+        batch.save(update_fields=["status", "finished_at"])
+        event = audit.record(
+            actor=None,
+            action="batch.failed",
+            subject=batch,
+            before={"status": before},
+            after={"status": BatchStatus.FAILED, "lines": failed_lines(batch)},
+        )
+        notify_after_commit(event)
+
+
+def failed_lines(batch: Batch) -> list[tuple[int, int | None]]:
+    """The lines of the file in its given-up chunks, as (first, last); last None: to the end of the file."""
+    starts = list(batch.chunk_rows.order_by("number").values_list("first_line", "failed_at"))
+    return [
+        (first, starts[n + 1][0] - 1 if n + 1 < len(starts) else None)
+        for n, (first, failed_at) in enumerate(starts)
+        if failed_at is not None
+    ]
 
 
 def _finish_if_last(batch_pk: int) -> None:

@@ -1,6 +1,6 @@
 """What the behaviour app's jobs owe (registry/reconcile.py sends them again): chunks of received batches no
-worker finished (killed while it ran, or never sent because the broker was down), and donation certificates
-not made yet (a donation's own date says since when: its job was sent at its commit)."""
+worker finished (killed while it ran, or never sent because the broker was down) and none gave up, and
+donation certificates not made yet (a donation's own date says since when: its job was sent at its commit)."""
 
 from datetime import datetime
 
@@ -12,7 +12,7 @@ from registry.reconcile import Debt
 
 def chunks_not_done(before: datetime) -> QuerySet:
     return (
-        BatchChunk.objects.filter(done_at=None, created_at__lt=before)
+        BatchChunk.objects.filter(done_at=None, failed_at=None, created_at__lt=before)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)
     )
