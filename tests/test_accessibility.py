@@ -131,6 +131,7 @@ NOT_WALKED = {
     "behaviour:platform_close_month": "a POST action (its form is on behaviour:platform_months)",
     "behaviour:office_platform_agreement": "a POST action (its form is on behaviour:office_platform)",
     "behaviour:office_platform_issue_key": "a POST action (its form is on behaviour:office_platform)",
+    "behaviour:office_platform_new_key": "behaviour:office_platform with a new key's token, or a redirect",
     "behaviour:office_platform_revoke_key": "a POST action (its form is on behaviour:office_platform)",
     "behaviour:my_account": "a redirect to the resident's own account page",
 }

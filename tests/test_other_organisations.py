@@ -574,6 +574,7 @@ def _targets(route: Route, world: World) -> list[dict[str, str]]:
         "behaviour:office_platform": [{"pk": b["platform"].pk}],
         "behaviour:office_platform_agreement": [{"pk": b["platform"].pk}],
         "behaviour:office_platform_issue_key": [{"pk": b["platform"].pk}],
+        "behaviour:office_platform_new_key": [{"pk": b["platform"].pk, "key_id": b["credential"].key_id}],
         "behaviour:office_platform_revoke_key": [{"pk": b["platform"].pk, "key_id": b["credential"].key_id}],
         "behaviour:account": [{"number": b["resident"].number}],
         "behaviour:donate": [{"pk": b["donation_event"].pk}],

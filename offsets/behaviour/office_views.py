@@ -141,10 +141,16 @@ def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("behaviour:office_platform", pk=platform.pk)
 
 
+NEW_TOKEN = "behaviour.new_token"  # noqa: S105 (the session key under which a new token waits)
+
+
 @require_POST
 @registry_admin_only
 def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
-    """A new key; its token is in this answer only (no-store), never stored, never shown again."""
+    """A new key, then a redirect to the page that shows its token once. The answer to the POST is a redirect
+    so that the form's once-only token (registry.middleware.OnceOnlyMiddleware) makes a double click issue
+    one key, the second click landing where the first led. The token waits in this user's session only until
+    that page shows it (a few seconds); the registry keeps only its hash."""
     platform = _platform(pk)
     form = CredentialForm(request.POST, auto_id="key_%s")
     if not form.is_valid():
@@ -156,7 +162,30 @@ def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
     except (TransitionRefused, ValidationError) as refused:
         messages.error(request, _refusal(refused))
         return redirect("behaviour:office_platform", pk=platform.pk)
-    response = _page(request, platform, token=token, new_credential=credential)
+    request.session[NEW_TOKEN] = {"platform": platform.pk, "key_id": credential.key_id, "token": token}
+    return redirect("behaviour:office_platform_new_key", pk=platform.pk, key_id=credential.key_id)
+
+
+@registry_admin_only
+def new_key(request: HttpRequest, pk: int, key_id: str) -> HttpResponse:
+    """The token of the key just issued, once (no-store); after that, or in another session, only a note that
+    it cannot be shown again."""
+    platform = _platform(pk)
+    credential = get_object_or_404(ApiCredential, organisation=platform, key_id=key_id)
+    waiting = request.session.get(NEW_TOKEN) or {}
+    if waiting.get("platform") == platform.pk and waiting.get("key_id") == key_id:
+        del request.session[NEW_TOKEN]
+        response = _page(request, platform, token=waiting["token"], new_credential=credential)
+    else:
+        messages.info(
+            request,
+            _(
+                "The token of key %(key)s was shown once, when it was issued, and cannot be shown again. If "
+                "it was not given to the platform, revoke the key and issue another."
+            )
+            % {"key": key_id},
+        )
+        response = redirect("behaviour:office_platform", pk=platform.pk)
     add_never_cache_headers(response)
     return response
 

@@ -33,6 +33,11 @@ urlpatterns = [
     path("office/platforms/<int:pk>/agreement/", office_views.agreement, name="office_platform_agreement"),
     path("office/platforms/<int:pk>/keys/", office_views.issue_key, name="office_platform_issue_key"),
     path(
+        "office/platforms/<int:pk>/keys/<str:key_id>/issued/",
+        office_views.new_key,
+        name="office_platform_new_key",
+    ),
+    path(
         "office/platforms/<int:pk>/keys/<str:key_id>/revoke/",
         office_views.revoke_key,
         name="office_platform_revoke_key",

@@ -262,6 +262,19 @@ def test_the_registry_administrator_records_the_agreement(client):
     assert PlatformAgreement.objects.get(organisation=platform).threshold_g == 12000
 
 
+def test_a_double_click_on_issue_the_key_issues_one_key_and_shows_its_token(client):
+    """The browser shows the answer to the second click: it lands where the first led, on the token."""
+    platform = make_platform()
+    client.force_login(make_bureau("registry_admin"))
+    url = reverse("behaviour:office_platform_issue_key", args=[platform.pk])
+    form = {"label": "uploader", "_once": "0123456789abcdef0123456789abcdef"}
+    first, second = client.post(url, form), client.post(url, form)
+    credential = ApiCredential.objects.get(organisation=platform)
+    assert first["Location"] == second["Location"]
+    page = client.get(second["Location"])
+    assert page.context["token"].startswith(f"whb_{credential.key_id}_")
+
+
 def test_an_issued_key_is_shown_once_opens_the_api_for_its_platform_and_revoking_closes_it(
     client, django_capture_on_commit_callbacks
 ):
@@ -270,17 +283,22 @@ def test_an_issued_key_is_shown_once_opens_the_api_for_its_platform_and_revoking
         send(platform, "own-1", [row("r1", "user-1")])
         send(other, "other-1", [row("r1", "user-1")])
     client.force_login(make_bureau("registry_admin"))
-    response = client.post(
+    issued = client.post(
         reverse("behaviour:office_platform_issue_key", args=[platform.pk]), {"label": "production uploader"}
     )
-    assert response.status_code == 200
     credential = ApiCredential.objects.get(organisation=platform)
+    shown_at = reverse("behaviour:office_platform_new_key", args=[platform.pk, credential.key_id])
+    assert issued.status_code == 302 and issued["Location"] == shown_at
+    response = client.get(shown_at, headers={"accept-language": "en"})
+    assert response.status_code == 200
     token = response.context["token"]
     assert token.startswith(f"whb_{credential.key_id}_") and token in response.text
     assert "no-store" in response["Cache-Control"]
-    assert token not in str(dict(client.session))
+    assert token not in str(dict(client.session))  # it waited there only until shown
     later = client.get(reverse("behaviour:office_platform", args=[platform.pk]))
     assert credential.key_id in later.text and token not in later.text
+    again = client.get(shown_at, headers={"accept-language": "en"}, follow=True)
+    assert token not in again.text and "cannot be shown again" in again.text
     secret = token.rsplit("_", 1)[1]
 
     api = Client()  # the platform's client: no session, the token only
