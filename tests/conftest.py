@@ -36,6 +36,18 @@ def redis_available() -> bool:
         return False
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, created or reused (--reuse-db), starts empty. A transactional test commits its rows
+    and removes them when it ends; a run killed during one (a timeout, ^C, a CI job cancelled) leaves them,
+    and every later run reusing that database would find them: tests asserting that nothing was written
+    failed by the hundred. Emptied as a transactional test's end empties it (flush, post_migrate again)."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("flush", interactive=False, verbosity=0)
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         need(
