@@ -31,6 +31,9 @@ run: $(STAMP)
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve 127.0.0.1:8000
 
+# This machine's environment sets PYTHONDONTWRITEBYTECODE: with no cached bytecode, every test process
+# rewrote the assertions of all test modules again, some 8 s of each worker's collection on every run.
+test: export PYTHONDONTWRITEBYTECODE :=
 test: $(STAMP)
 	@.ci/system-packages $(STRICT) $(TEST_PACKAGES)
 	$(PY) manage.py build_pdf_fonts

@@ -39,6 +39,7 @@ def http_server():
     server.server_close()
 
 
+@pytest.mark.e2e  # wrk, a real process
 def test_the_wrk_script_walks_the_paths_with_one_cookie_per_thread_and_prints_percentiles(http_server):
     port, seen = http_server
 
@@ -67,6 +68,7 @@ def test_the_wrk_script_walks_the_paths_with_one_cookie_per_thread_and_prints_pe
     assert {language for _path, _cookie, language in seen} == {"zh-CN,zh;q=0.9"}
 
 
+@pytest.mark.e2e  # wrk, a real process
 def test_fixed_paths_are_requested_as_they_are_without_a_cookie(http_server):
     port, seen = http_server
 

@@ -644,17 +644,20 @@ WITNESSES = ("b_admin", "superuser", "b_platform", "b_resident")
 BOTH = ("GET", "POST")
 
 
-def plan(route: Route, names_object: bool, deep: bool) -> list[tuple[str, str]]:
-    """Who asks the pattern, and how. The deep profile: everyone, both ways, on every pattern. The everyday
-    one keeps what can differ: the strangers (but A's declarant) both ways where the path names B's object,
-    by GET elsewhere; the owner and the superuser (the witnesses) by GET, and by POST where GET is refused
-    (see check_every_pattern); on the admin site, whose one gate (staff only) comes
-    before any model, the anonymous visitor and A's admin by GET."""
+def plan(route: Route, names_object: bool, deep: bool, turn: int = 0) -> list[tuple[str, str]]:
+    """Who asks the pattern, and how. The deep profile (CI): everyone, both ways, on every pattern. The
+    everyday one, a sample that keeps the loop under its time: the anonymous visitor and two of the other
+    strangers (A's declarant acts as A's admin does), taking turns over the patterns (`turn`, the pattern's
+    place), both ways where the path names B's object and by GET elsewhere, with B's admin by GET; the owner
+    and the superuser (the witnesses) by GET, and by POST where GET is refused (see check_every_pattern); on
+    the admin site, whose one gate (staff only) comes before any model, the anonymous visitor and A's admin
+    by GET."""
     if deep:
         return [(who, method) for who in IDENTITIES for method in BOTH]
     if route.key.startswith("admin/"):
         return [("anonymous", "GET"), ("a_admin", "GET")] + ([("superuser", "GET")] if names_object else [])
-    strangers = [who for who in STRANGERS if who != "a_declarant"]  # A's declarant acts as A's admin does
+    others = [who for who in STRANGERS if who not in ("anonymous", "a_declarant")]
+    strangers = ["anonymous", others[turn % len(others)], others[(turn + len(others) // 2) % len(others)]]
     if names_object:
         return [(who, method) for who in strangers for method in BOTH] + [(who, "GET") for who in WITNESSES]
     return [(who, "GET") for who in (*strangers, "b_admin")]
@@ -667,7 +670,7 @@ def check_every_pattern(world: World, *, deep: bool) -> None:
     def violation(identity, method, path, status, what):
         violations.append(f"{identity}, {method}, {path}, {status}, {what}")
 
-    for route in ROUTES:
+    for turn, route in enumerate(ROUTES):
         try:
             targets = _targets(route, world)
         except NoObject as missing:
@@ -677,7 +680,7 @@ def check_every_pattern(world: World, *, deep: bool) -> None:
             path = _path(route, segments)
             ghost = _path(route, {k: NO_SUCH.get(k, v) for k, v in segments.items()})
             names_object = any(name in NO_SUCH for name in segments)
-            answers = {(who, m): ask(world, who, m, path) for who, m in plan(route, names_object, deep)}
+            answers = {(who, m): ask(world, who, m, path) for who, m in plan(route, names_object, deep, turn)}
             for who in WITNESSES:
                 if answers.get((who, "GET")) and answers[who, "GET"].status in (404, 405):
                     answers.setdefault((who, "POST"), ask(world, who, "POST", path))

@@ -60,6 +60,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.e2e  # manage.py in a subprocess
 def test_make_run_is_the_embedded_demo_debug_off_yet_local(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MAIL_", "REDIS"))}
     env.pop("CHECKPOINT_SIGNING_KEY", None)

@@ -179,6 +179,7 @@ sys.stdout.buffer.write(render_pdf("offsets/certificate.html", certificate_conte
 """
 
 
+@pytest.mark.e2e  # a fresh Python process
 def test_a_certificate_is_the_same_bytes_after_other_pdfs_as_in_a_fresh_process():
     """render_pdf keeps fonts, stylesheet and fetcher between documents (issue 15); that changes no byte."""
     render_pdf("projects/letters/rejection.html", base_context(reasons="项目边界内的电表未经计量检定。"))

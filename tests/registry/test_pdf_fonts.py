@@ -57,6 +57,7 @@ def test_the_characters_are_gb2312_punctuation_and_what_the_templates_and_catalo
     assert "堃" not in chars and "㐂" not in chars  # rarer: from the system font
 
 
+@pytest.mark.e2e  # a real font build (pyftsubset), seconds each
 def test_a_build_gives_the_same_bytes_and_is_made_once(small_build):
     first = pdf_fonts.build()
     assert first.startswith("PDF fonts built")
@@ -68,6 +69,7 @@ def test_a_build_gives_the_same_bytes_and_is_made_once(small_build):
     assert {name: (small_build / name).read_bytes() for name in files} == files
 
 
+@pytest.mark.e2e  # a real font build (pyftsubset), seconds each
 def test_a_touched_source_is_compared_by_content_and_a_changed_one_is_built_again(small_build):
     pdf_fonts.build()
     stamp_path = small_build / pdf_fonts.STAMP
@@ -84,6 +86,7 @@ def test_a_touched_source_is_compared_by_content_and_a_changed_one_is_built_agai
     assert pdf_fonts.build().startswith("PDF fonts built")
 
 
+@pytest.mark.e2e  # a real font build (pyftsubset), seconds each
 def test_new_characters_build_the_fonts_again(small_build, monkeypatch):
     pdf_fonts.build()
     monkeypatch.setattr(pdf_fonts, "characters", lambda: FEW + "硚")

@@ -41,6 +41,7 @@ def run_manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.
     )
 
 
+@pytest.mark.e2e  # manage.py in a subprocess, with the environment under test
 class TestDeploySettings:
     def test_deploy_check_passes_with_production_values(self, tmp_path):
         env = {**PRODUCTION_ENV, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
