@@ -3,14 +3,16 @@ aggregation agreement (平台归集 threshold and scenarios) and its API keys, i
 
 HTTP only. Anonymous visitors are sent to log in; anyone but the registry administrator gets 403 before any
 platform is fetched. Each change is one call of offsets.behaviour.services, which checks the right again and
-records the audit event. A new key's token is shown once, in the answer to the POST that issued it (never
-cached, never put in the session or a message): only its SHA-256 is kept.
+records the audit event. A new key's token is shown once, on the page the issuing POST redirects to (so a
+double click issues one key); it waits for that page in the cache, for two minutes at most and for that
+session only, never in the database, the session or a message: the registry keeps only its SHA-256.
 """
 
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -141,7 +143,12 @@ def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("behaviour:office_platform", pk=platform.pk)
 
 
-NEW_TOKEN = "behaviour.new_token"  # noqa: S105 (the session key under which a new token waits)
+NEW_TOKEN_SECONDS = 120  # how long a new key's token waits to be shown
+
+
+def _waiting_token(request: HttpRequest, key_id: str) -> str:
+    """Where a new key's token waits: the cache (never the database), for this session and key only."""
+    return f"behaviour:new-token:{request.session.session_key}:{key_id}"
 
 
 @require_POST
@@ -149,8 +156,8 @@ NEW_TOKEN = "behaviour.new_token"  # noqa: S105 (the session key under which a n
 def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
     """A new key, then a redirect to the page that shows its token once. The answer to the POST is a redirect
     so that the form's once-only token (registry.middleware.OnceOnlyMiddleware) makes a double click issue
-    one key, the second click landing where the first led. The token waits in this user's session only until
-    that page shows it (a few seconds); the registry keeps only its hash."""
+    one key, the second click landing where the first led. The token waits in the cache, for this session,
+    until that page shows it (at most NEW_TOKEN_SECONDS); the registry keeps only its hash."""
     platform = _platform(pk)
     form = CredentialForm(request.POST, auto_id="key_%s")
     if not form.is_valid():
@@ -162,20 +169,21 @@ def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
     except (TransitionRefused, ValidationError) as refused:
         messages.error(request, _refusal(refused))
         return redirect("behaviour:office_platform", pk=platform.pk)
-    request.session[NEW_TOKEN] = {"platform": platform.pk, "key_id": credential.key_id, "token": token}
+    cache.set(_waiting_token(request, credential.key_id), token, NEW_TOKEN_SECONDS)
     return redirect("behaviour:office_platform_new_key", pk=platform.pk, key_id=credential.key_id)
 
 
 @registry_admin_only
 def new_key(request: HttpRequest, pk: int, key_id: str) -> HttpResponse:
-    """The token of the key just issued, once (no-store); after that, or in another session, only a note that
-    it cannot be shown again."""
+    """The token of the key just issued, once (no-store); after that, later, or in another session, only a
+    note that it cannot be shown again."""
     platform = _platform(pk)
     credential = get_object_or_404(ApiCredential, organisation=platform, key_id=key_id)
-    waiting = request.session.get(NEW_TOKEN) or {}
-    if waiting.get("platform") == platform.pk and waiting.get("key_id") == key_id:
-        del request.session[NEW_TOKEN]
-        response = _page(request, platform, token=waiting["token"], new_credential=credential)
+    waiting = _waiting_token(request, key_id)
+    token = cache.get(waiting)
+    cache.delete(waiting)
+    if token:
+        response = _page(request, platform, token=token, new_credential=credential)
     else:
         messages.info(
             request,

@@ -444,7 +444,7 @@ def process_chunk(chunk_id: int) -> bool:
     Batch.objects.filter(pk=batch.pk, status=BatchStatus.RECEIVED).update(status=BatchStatus.PROCESSING)
     with transaction.atomic():
         locked = BatchChunk.objects.select_for_update().get(pk=chunk_id)
-        if locked.done_at is not None:
+        if locked.done_at is not None or locked.failed_at is not None:  # done meanwhile, or given up
             return False
         closed = _hold_periods(batch, {day.replace(day=1) for day in days})
         if closed:

@@ -294,7 +294,7 @@ def test_an_issued_key_is_shown_once_opens_the_api_for_its_platform_and_revoking
     token = response.context["token"]
     assert token.startswith(f"whb_{credential.key_id}_") and token in response.text
     assert "no-store" in response["Cache-Control"]
-    assert token not in str(dict(client.session))  # it waited there only until shown
+    assert token not in str(dict(client.session))  # it waited in the cache, and only until shown
     later = client.get(reverse("behaviour:office_platform", args=[platform.pk]))
     assert credential.key_id in later.text and token not in later.text
     again = client.get(shown_at, headers={"accept-language": "en"}, follow=True)
@@ -371,3 +371,26 @@ def test_the_public_pages_show_aggregates_and_nothing_of_a_person(client, django
 
 def test_the_home_page_has_no_behaviour_section_before_any_record(client):
     assert 'class="mt-4 behaviour-home"' not in client.get(reverse("registry:home")).text
+
+
+def test_a_new_keys_token_is_for_the_session_that_issued_it_and_waits_two_minutes_at_most(client):
+    platform = make_platform()
+    admin = make_bureau("registry_admin")
+    client.force_login(admin)
+    issued = client.post(reverse("behaviour:office_platform_issue_key", args=[platform.pk]), {"label": "x"})
+    other = Client()  # the same administrator in another browser
+    other.force_login(admin)
+    elsewhere = other.get(issued["Location"], headers={"accept-language": "en"}, follow=True)
+    assert "cannot be shown again" in elsewhere.text and "whb_" not in elsewhere.text
+    shown = client.get(issued["Location"])
+    assert shown.context["token"].startswith("whb_")
+
+    from django.core.cache import cache
+
+    from offsets.behaviour import office_views
+
+    later = client.post(reverse("behaviour:office_platform_issue_key", args=[platform.pk]), {"label": "y"})
+    assert office_views.NEW_TOKEN_SECONDS == 120
+    cache.clear()  # what two minutes do to it
+    expired = client.get(later["Location"], headers={"accept-language": "en"}, follow=True)
+    assert "cannot be shown again" in expired.text and "whb_" not in expired.text
