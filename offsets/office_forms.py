@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from offsets.models import CapBasis, Installation
+from projects.forms import DATE  # ISO in the value, which a date field reads in any language
 from registry.models import Organisation
 
 # Sane bounds: a quantity of credits (a PositiveIntegerField), a year, a tonnage of emissions.
@@ -78,12 +79,8 @@ class PolicyForm(forms.Form):
     )
     cap_basis = forms.ChoiceField(label=_("Cap as a share of"), choices=CapBasis.choices)
     cap_percent = forms.DecimalField(label=_("Cap (%)"), max_digits=5, decimal_places=2)
-    window_opens = forms.DateField(
-        label=_("Requests accepted from"), widget=forms.DateInput(attrs={"type": "date"})
-    )
-    window_closes = forms.DateField(
-        label=_("Requests accepted until"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    window_opens = forms.DateField(label=_("Requests accepted from"), widget=DATE)
+    window_closes = forms.DateField(label=_("Requests accepted until"), widget=DATE)
 
     def __init__(self, *args, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from offsets.behaviour import batches
 from offsets.behaviour.models import BatchFormat, Scenario
+from projects.forms import DATE  # ISO in the value, which a date field reads in any language
 
 MAX_THRESHOLD_G = 10**12  # a million tonnes a person and month: far beyond any agreement, within bigint
 
@@ -55,7 +56,7 @@ class AgreementForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": _("Choose at least one scenario.")},
     )
-    agreed_on = forms.DateField(label=_("Agreed on"), widget=forms.DateInput(attrs={"type": "date"}))
+    agreed_on = forms.DateField(label=_("Agreed on"), widget=DATE)
 
 
 class CredentialForm(forms.Form):
