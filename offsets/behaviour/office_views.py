@@ -3,9 +3,9 @@ aggregation agreement (平台归集 threshold and scenarios) and its API keys, i
 
 HTTP only. Anonymous visitors are sent to log in; anyone but the registry administrator gets 403 before any
 platform is fetched. Each change is one call of offsets.behaviour.services, which checks the right again and
-records the audit event. A new key's token is shown once, on the page the issuing POST redirects to (so a
-double click issues one key); it waits for that page in the cache, for two minutes at most and for that
-session only, never in the database, the session or a message: the registry keeps only its SHA-256.
+records the audit event. A new key's token is shown on the page the issuing POST redirects to (so a double
+click issues one key), from the cache, for two minutes and to that session only; never from the database,
+the session or a message: the registry keeps only its SHA-256.
 """
 
 from functools import wraps
@@ -42,6 +42,19 @@ def registry_admin_only(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+def form_action(view):
+    """A form's POST address: a GET of it (the address bar after the form came back with its errors, then
+    Enter or a reload) goes to the platform's page instead of an empty 405."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, pk: int, *args, **kwargs) -> HttpResponse:
+        if request.method != "POST":
+            return redirect("behaviour:office_platform", pk=pk)
+        return view(request, pk, *args, **kwargs)
+
+    return checked
 
 
 def _refusal(error: Exception) -> str:
@@ -97,7 +110,9 @@ def _page(
         {
             "platform": platform,
             "agreement": agreement,
-            "agreed_scenarios": agreement.scenarios.order_by("category", "code") if agreement else [],
+            "agreed_scenario_names": [s.name for s in agreement.scenarios.order_by("category", "code")]
+            if agreement
+            else [],
             "agreement_form": agreement_form,
             "key_form": key_form or CredentialForm(auto_id="key_%s"),
             "credentials": ApiCredential.objects.filter(organisation=platform)
@@ -121,7 +136,7 @@ def platform_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _page(request, _platform(pk))
 
 
-@require_POST
+@form_action
 @registry_admin_only
 def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     platform = _platform(pk)
@@ -143,7 +158,7 @@ def agreement(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("behaviour:office_platform", pk=platform.pk)
 
 
-NEW_TOKEN_SECONDS = 120  # how long a new key's token waits to be shown
+NEW_TOKEN_SECONDS = 120  # how long a new key's token can be shown
 
 
 def _waiting_token(request: HttpRequest, key_id: str) -> str:
@@ -151,13 +166,13 @@ def _waiting_token(request: HttpRequest, key_id: str) -> str:
     return f"behaviour:new-token:{request.session.session_key}:{key_id}"
 
 
-@require_POST
+@form_action
 @registry_admin_only
 def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
-    """A new key, then a redirect to the page that shows its token once. The answer to the POST is a redirect
-    so that the form's once-only token (registry.middleware.OnceOnlyMiddleware) makes a double click issue
-    one key, the second click landing where the first led. The token waits in the cache, for this session,
-    until that page shows it (at most NEW_TOKEN_SECONDS); the registry keeps only its hash."""
+    """A new key, then a redirect to the page that shows its token. The answer to the POST is a redirect so
+    that the form's once-only token (registry.middleware.OnceOnlyMiddleware) makes a double click issue one
+    key, the second click landing where the first led. The token waits in the cache for that page, for this
+    session only and NEW_TOKEN_SECONDS at most; the registry keeps only its hash."""
     platform = _platform(pk)
     form = CredentialForm(request.POST, auto_id="key_%s")
     if not form.is_valid():
@@ -175,13 +190,13 @@ def issue_key(request: HttpRequest, pk: int) -> HttpResponse:
 
 @registry_admin_only
 def new_key(request: HttpRequest, pk: int, key_id: str) -> HttpResponse:
-    """The token of the key just issued, once (no-store); after that, later, or in another session, only a
-    note that it cannot be shown again."""
+    """The token of the key just issued (no-store), for NEW_TOKEN_SECONDS after it was issued and to the
+    session that issued it; later or elsewhere only a note that it cannot be shown again. Not taken away at
+    the first showing: with a double click, the browser drops the answer to the first click's redirect, which
+    would have shown it, and shows the second's."""
     platform = _platform(pk)
     credential = get_object_or_404(ApiCredential, organisation=platform, key_id=key_id)
-    waiting = _waiting_token(request, key_id)
-    token = cache.get(waiting)
-    cache.delete(waiting)
+    token = cache.get(_waiting_token(request, key_id))
     if token:
         response = _page(request, platform, token=token, new_credential=credential)
     else:

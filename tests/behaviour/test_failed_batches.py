@@ -87,6 +87,7 @@ def test_the_platform_reads_the_lines_not_counted_in_the_api_the_page_and_its_em
         processing.give_up(middle.pk)
     mail = next(m for m in mailoutbox if "b-lost" in m.subject)
     assert mail.to == [admin.email] and "Lines 4 to 5 of the file" in mail.body
+    assert platform.name_en and platform.name_en in mail.body  # the English name for an English reader
     assert reverse("behaviour:platform_batch", args=["b-lost"]) in mail.body
 
     token = services.issue_credential(platform, by=make_bureau("registry_admin"), label="app")[1]
