@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from offsets.behaviour import batches, processing, services
-from offsets.behaviour.models import Batch, BatchFormat, BatchStatus, RejectReason
+from offsets.behaviour.models import Batch, BatchFormat, RejectReason
 from registry import exports
 
 CONTENT_TYPES = {
@@ -62,7 +62,7 @@ def status_of(batch: Batch) -> dict:
         "sha256": batch.sha256,
         "chunks": batch.chunks,
         "chunks_done": batch.chunks_done,
-        "failed_lines": processing.failed_lines(batch) if batch.status == BatchStatus.FAILED else [],
+        "failed_lines": processing.failed_lines(batch),
     }
 
 

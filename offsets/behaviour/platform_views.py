@@ -104,7 +104,7 @@ def batch_detail(request: HttpRequest, batch_id: str) -> HttpResponse:
             "can_act": can_act,
             "batch": batch,
             "in_progress": batch.status in (BatchStatus.RECEIVED, BatchStatus.PROCESSING),
-            "failed_lines": processing.failed_lines(batch) if batch.status == BatchStatus.FAILED else [],
+            "failed_lines": processing.failed_lines(batch),
             "rejected_rows": batch.rejected_rows.order_by("line")[:REJECTED_SHOWN],
             "rejected_shown": REJECTED_SHOWN,
             "active": "batches",

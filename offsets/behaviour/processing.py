@@ -517,7 +517,10 @@ def give_up(chunk_id: int) -> None:
 
 
 def failed_lines(batch: Batch) -> list[tuple[int, int | None]]:
-    """The lines of the file in its given-up chunks, as (first, last); last None: to the end of the file."""
+    """The lines of the file in its given-up chunks, as (first, last); last None: to the end of the file.
+    Empty for a batch that has not failed."""
+    if batch.status != BatchStatus.FAILED:
+        return []
     starts = list(batch.chunk_rows.order_by("number").values_list("first_line", "failed_at"))
     return [
         (first, starts[n + 1][0] - 1 if n + 1 < len(starts) else None)
