@@ -143,6 +143,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # write lock at the start of every atomic block, so the second waits (up to `timeout` seconds) for the
     # first to commit, then finds the new state and is refused cleanly (ADR 0008).
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
+# PostgreSQL: parameters bound by the server and each statement prepared on its connection once it has run
+# DATABASE_PREPARE_THRESHOLD times, so the hot paths (a retirement's dozen statements) are parsed and planned
+# once per connection, not once per call (ADR 0018). 0 turns it off, for a pooler in transaction mode.
+DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+
+
+def _bound_by_server(database: dict) -> dict:
+    if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARE_THRESHOLD > 0:
+        database.setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": DATABASE_PREPARE_THRESHOLD}
+        )
+    return database
+
+
+_bound_by_server(DATABASES["default"])
 # A PostgreSQL streaming replica (docs/deployment.md, ADR 0015): anonymous visitors' reads of the public
 # pages go there; every write, every logged-in page and a browser's pages for REPLICA_PIN_SECONDS after it
 # sent a form stay on the primary. Unset: one database, no router.
@@ -154,6 +169,7 @@ if REPLICA_DATABASE_URL:
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
+    _bound_by_server(DATABASES["replica"])
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["registry.db_router.PrimaryReplicaRouter"]
     MIDDLEWARE.insert(

@@ -14,6 +14,7 @@ lowest unit. A block partly taken is closed as split and replaced by two live ch
 """
 
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from django.db.models import F, Q, Sum
 from django.utils import timezone
@@ -119,12 +120,13 @@ def _blocks(account: Account, status: str, *, reference: str | None = None):
     return blocks
 
 
-def _split(block: SerialBlock, quantity: int) -> tuple[SerialBlock, SerialBlock]:
-    """Close `block` as split; return its two live children: the first `quantity` units, and the rest."""
+def _split(block: SerialBlock, quantity: int, status: str, reference: str) -> SerialBlock:
+    """Close `block` as split into two live children: the first `quantity` units, made in `status` under
+    `reference` (no second write to put them there), and the rest, as the block was. Returns the first."""
     head_last = block.first_unit + quantity - 1
     # The parent leaves the live set first: live blocks never overlap (an exclusion constraint).
     SerialBlock.objects.filter(pk=block.pk).update(status=BlockStatus.SPLIT)
-    head, tail = SerialBlock.objects.bulk_create(
+    head, _tail = SerialBlock.objects.bulk_create(
         [
             SerialBlock(
                 issuance=block.issuance,
@@ -132,55 +134,74 @@ def _split(block: SerialBlock, quantity: int) -> tuple[SerialBlock, SerialBlock]
                 parent=block,
                 first_unit=first,
                 last_unit=last,
-                status=block.status,
-                status_reference=block.status_reference,
+                status=status,
+                status_reference=reference,
             )
-            for first, last in ((block.first_unit, head_last), (head_last + 1, block.last_unit))
+            for first, last, status, reference in (
+                (block.first_unit, head_last, status, reference),
+                (head_last + 1, block.last_unit, block.status, block.status_reference),
+            )
         ]
     )
-    for child in (head, tail):
-        child.issuance = block.issuance
-    return head, tail
+    head.issuance = block.issuance
+    return head
+
+
+class Taking(NamedTuple):
+    """What a quantity takes of an account's held blocks: some whole, and the last one cut."""
+
+    whole: list[SerialBlock]
+    cut: SerialBlock | None = None
+    units: int = 0  # taken from the start of `cut`
 
 
 def _take(
     account: Account, quantity: int, *, block_ids: Iterable[int] | None = None, eligible: Q | None = None
-) -> list[SerialBlock]:
-    """Locked held blocks of the account covering exactly `quantity` units, splitting the last one."""
+) -> Taking:
+    """Lock the account's held blocks (all of them, or those named) and choose those covering exactly
+    `quantity` units; nothing is written yet (_put does it)."""
     if quantity < 1:
         raise LedgerRefused(_("The quantity must be at least 1 t."))
     # Only what the serial numbers need of the issuance, its phase and project (the hot path of every
-    # retirement and transfer: a project row has some thirty columns).
+    # retirement and transfer: a project row has some thirty columns). Every held block is locked, so the
+    # order is chosen here rather than by the database.
     blocks = _blocks(account, BlockStatus.HELD).only(*BLOCK_FIELDS, *SERIAL_NEEDS)
     if eligible is not None:
         blocks = blocks.filter(eligible)
     if block_ids is not None:
         wanted = set(block_ids)
-        blocks = list(blocks.filter(pk__in=wanted).order_by("first_unit"))
+        blocks = sorted(blocks.filter(pk__in=wanted), key=lambda b: b.first_unit)
         if len(blocks) != len(wanted):
             raise LedgerRefused(
                 _("Some of the blocks you named are no longer held free in this account; choose again.")
             )
     else:
-        blocks = list(blocks.order_by("issuance__vintage", "first_unit"))
+        blocks = sorted(blocks, key=lambda b: (b.issuance.vintage, b.first_unit))
     available = sum(b.quantity for b in blocks)
     if available < quantity:
         raise LedgerRefused(
             _("Not enough credits: %(available)s t free to use, %(asked)s t asked.")
             % {"available": available, "asked": quantity}
         )
-    taken, remaining = [], quantity
+    whole, remaining = [], quantity
     for block in blocks:
+        if block.quantity > remaining:
+            return Taking(whole, block, remaining)
+        whole.append(block)
+        remaining -= block.quantity
         if remaining == 0:
             break
-        if block.quantity <= remaining:
-            taken.append(block)
-            remaining -= block.quantity
-        else:
-            head, _tail = _split(block, remaining)
-            taken.append(head)
-            remaining = 0
-    return taken
+    return Taking(whole)
+
+
+def _put(taking: Taking, status: str, reference: str) -> list[SerialBlock]:
+    """The blocks of a taking, put in `status` under `reference`: the whole ones by one UPDATE, the cut one
+    split with its head made so."""
+    if taking.whole:
+        _set_status(taking.whole, status, reference)
+    if taking.cut is None:
+        return taking.whole
+    return [*taking.whole, _split(taking.cut, taking.units, status, reference)]
 
 
 def _set_status(blocks: list[SerialBlock], status: str, reference: str) -> None:
@@ -232,9 +253,9 @@ def reserve(
     eligible: Q | None = None,
 ) -> Movement:
     """Reserve `quantity` of the account's held credits for a pending transfer or offset."""
-    blocks = _take(account, quantity, block_ids=block_ids, eligible=eligible)
+    taking = _take(account, quantity, block_ids=block_ids, eligible=eligible)
     reference = _named(reference)
-    _set_status(blocks, BlockStatus.RESERVED, reference)
+    blocks = _put(taking, BlockStatus.RESERVED, reference)
     movement = _movement(account, MovementKind.RESERVED, blocks, reference=reference, at=timezone.now())
     movement.save()
     _record(by, "credits.reserved", account, movement)
@@ -309,31 +330,30 @@ def retire(
 ) -> Movement:
     """Retire credits for good under the retirement `reference`: those reserved under it (an offset
     being confirmed), or `quantity` of the free holding."""
-    blocks = (
-        reserved_for(account, reference)
-        if reserved
-        else _take(account, quantity, block_ids=block_ids, eligible=eligible)
-    )
-    if not blocks:
-        raise LedgerRefused(_("No credits are reserved under %(reference)s.") % {"reference": reference})
-    return _consume(
-        account, blocks, BlockStatus.RETIRED, MovementKind.RETIRED, "credits.retired", reference, by
-    )
+    if reserved:
+        blocks = reserved_for(account, reference)
+        if not blocks:
+            raise LedgerRefused(_("No credits are reserved under %(reference)s.") % {"reference": reference})
+        _set_status(blocks, BlockStatus.RETIRED, reference)
+    else:
+        taking = _take(account, quantity, block_ids=block_ids, eligible=eligible)
+        reference = _named(reference)
+        blocks = _put(taking, BlockStatus.RETIRED, reference)
+    return _consumed(account, blocks, MovementKind.RETIRED, "credits.retired", reference, by)
 
 
 def cancel(
     account: Account, quantity: int, *, reference: Reference, by, block_ids: Iterable[int] | None = None
 ) -> Movement:
     """Cancel free credits to correct an error: the only way the ledger is corrected."""
-    blocks = _take(account, quantity, block_ids=block_ids)
-    return _consume(
-        account, blocks, BlockStatus.CANCELLED, MovementKind.CANCELLED, "credits.cancelled", reference, by
-    )
-
-
-def _consume(account, blocks, status, kind, action, reference: Reference, by) -> Movement:
+    taking = _take(account, quantity, block_ids=block_ids)
     reference = _named(reference)
-    _set_status(blocks, status, reference)
+    blocks = _put(taking, BlockStatus.CANCELLED, reference)
+    return _consumed(account, blocks, MovementKind.CANCELLED, "credits.cancelled", reference, by)
+
+
+def _consumed(account, blocks, kind, action, reference: str, by) -> Movement:
+    """The movement and audit event of blocks just retired or cancelled under `reference`."""
     movement = _movement(account, kind, blocks, reference=reference, at=timezone.now())
     movement.save()
     # ledger_checks' retirement rule: the event's after["reference"] is the blocks' status_reference.

@@ -55,10 +55,11 @@ def ensure(days) -> None:
             # Two workers making the same day at once: IF NOT EXISTS alone is no guard (both pass it, one
             # fails on the catalogue's unique index), so the makers take turns.
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x42454841, -1])
+            # DDL takes no bound parameters (connections bind on the server, ADR 0018): the bounds are
+            # written in, from date objects (ISO digits only).
             cursor.execute(
                 f"CREATE TABLE IF NOT EXISTS {name_of(day)} PARTITION OF {TABLE} "
-                "FOR VALUES FROM (%s) TO (%s)",
-                [day, day + timedelta(days=1)],
+                f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
             )
         _known.add(day)
 

@@ -376,3 +376,52 @@ class TestStandAloneVerifier:
             timeout=60,
         )
         assert result.returncode == 1 and "[signature]" in result.stderr
+
+
+class TestSharedCheckpoint:
+    """take_after_commit(within=…): changes close together share one checkpoint, and a process asks the
+    shared cache only now and then, not once per change."""
+
+    @pytest.fixture
+    def cache_calls(self, monkeypatch):
+        from django.core.cache import cache
+
+        calls = []
+        real_add = cache.add
+
+        def counted_add(*args, **kwargs):
+            calls.append(args[0])
+            return real_add(*args, **kwargs)
+
+        monkeypatch.setattr(cache, "add", counted_add)
+        return calls
+
+    def test_the_first_change_asks_for_one_checkpoint_and_the_next_ones_share_it(
+        self, cache_calls, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks() as asked:
+            for _ in range(5):
+                checkpoints.take_after_commit(within=5)
+        assert len(asked) == 1 and cache_calls == [checkpoints.SOON_KEY]
+
+    def test_a_checkpoint_another_process_asked_for_is_shared_without_asking_the_cache_each_time(
+        self, cache_calls, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        from django.core.cache import cache
+
+        cache.add(checkpoints.SOON_KEY, 1, timeout=10)  # another process asked for it
+        cache_calls.clear()
+        clock = [1000.0]
+        monkeypatch.setattr(checkpoints.time, "monotonic", lambda: clock[0])
+        with django_capture_on_commit_callbacks() as asked:
+            for _ in range(20):
+                checkpoints.take_after_commit(within=5)
+        assert asked == [] and cache_calls == [checkpoints.SOON_KEY]  # seen due once, then trusted
+
+        # A second later (within / 5) the process looks again: the checkpoint has run (its task deletes the
+        # key), so this change asks for the next one.
+        cache.delete(checkpoints.SOON_KEY)
+        clock[0] += 1.0
+        with django_capture_on_commit_callbacks() as asked:
+            checkpoints.take_after_commit(within=5)
+        assert len(asked) == 1 and cache_calls == [checkpoints.SOON_KEY] * 2
