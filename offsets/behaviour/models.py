@@ -296,7 +296,8 @@ class RejectReason(models.TextChoices):
 
 
 class RejectedRow(models.Model):
-    batch = models.ForeignKey(Batch, models.CASCADE, related_name="rejected_rows")
+    # No index of its own: the unique constraint (batch, line) starts with it.
+    batch = models.ForeignKey(Batch, models.CASCADE, related_name="rejected_rows", db_index=False)
     line = models.PositiveBigIntegerField(_("line"))
     record_id = models.CharField(_("record id"), max_length=64, blank=True)
     reason = models.CharField(_("reason"), max_length=16, choices=RejectReason)
@@ -382,10 +383,15 @@ class PersonDay(models.Model):
     """A person's accepted records and grams of one scenario on one day, as one platform reported them."""
 
     day = models.DateField(_("day"))
-    platform = models.ForeignKey(Organisation, models.PROTECT, related_name="+")
+    # Without their own indexes: the unique constraint below starts with the platform, and the account's
+    # partial index serves every question about an account (a person-day is written for nearly every
+    # record accepted: each index more is paid tens of millions of times).
+    platform = models.ForeignKey(Organisation, models.PROTECT, related_name="+", db_index=False)
     scenario = models.ForeignKey(Scenario, models.PROTECT, related_name="+", verbose_name=_("scenario"))
     person = models.CharField(max_length=65)
-    account = models.ForeignKey(PersonalAccount, models.PROTECT, null=True, related_name="days")
+    account = models.ForeignKey(
+        PersonalAccount, models.PROTECT, null=True, related_name="days", db_index=False
+    )
     records = models.PositiveIntegerField(_("records"))
     grams = models.PositiveBigIntegerField(_("reduction (g)"))
 
