@@ -33,7 +33,7 @@ from registry import audit
 from registry.models import Organisation
 from registry.services import TransitionRefused
 
-# A reference, or a function that takes one once the blocks are locked and cut (as late as it can be).
+# A reference, or a function that takes one once the blocks are locked and chosen, before any is written.
 Reference = str | Callable[[], str]
 
 

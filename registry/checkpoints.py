@@ -206,15 +206,17 @@ def take_after_commit(*, within: int = 0) -> None:
         transaction.on_commit(tasks.take_checkpoint.delay, robust=True)
     elif time.monotonic() < _asked_until:
         return  # this process asked for one less than within / 2 ago: it runs after this change commits
-    elif cache.add(SOON_KEY, 1, timeout=within * 2):
+    elif cache.add(SOON_KEY, time.time() + within, timeout=within * 2):  # the value: when it runs
         # Asked `within` seconds ahead; changes of the next within / 2 seconds commit long before it runs.
         _asked_until = time.monotonic() + within / 2
         transaction.on_commit(lambda: tasks.take_checkpoint.apply_async(countdown=within), robust=True)
     else:
-        # Another process asked: its checkpoint is due and covers this change. Not asking the shared cache
-        # again for within / 5 seconds spares a round trip per change while it is due (at most that much
-        # later, a change after it is covered by the next one asked, or by the periodic checkpoint).
-        _asked_until = time.monotonic() + within / 5
+        # Another process asked: its checkpoint runs at the time the key holds and covers the changes
+        # committed before then. Until a second before that time, and for at most within / 5 seconds, this
+        # process does not ask the cache again (a round trip per change spared); closer to it, it asks.
+        due = cache.get(SOON_KEY)
+        if isinstance(due, float):
+            _asked_until = time.monotonic() + max(0.0, min(within / 5, due - time.time() - 1.0))
 
 
 # --- Checking the database against checkpoints ----------------------------------------------------

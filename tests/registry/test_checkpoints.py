@@ -407,9 +407,11 @@ class TestSharedCheckpoint:
     def test_a_checkpoint_another_process_asked_for_is_shared_without_asking_the_cache_each_time(
         self, cache_calls, django_capture_on_commit_callbacks, monkeypatch
     ):
+        import time
+
         from django.core.cache import cache
 
-        cache.add(checkpoints.SOON_KEY, 1, timeout=10)  # another process asked for it
+        cache.add(checkpoints.SOON_KEY, time.time() + 5, timeout=10)  # another process asked for it
         cache_calls.clear()
         clock = [1000.0]
         monkeypatch.setattr(checkpoints.time, "monotonic", lambda: clock[0])
@@ -425,3 +427,23 @@ class TestSharedCheckpoint:
         with django_capture_on_commit_callbacks() as asked:
             checkpoints.take_after_commit(within=5)
         assert len(asked) == 1 and cache_calls == [checkpoints.SOON_KEY] * 2
+
+    def test_a_checkpoint_about_to_run_is_not_trusted_for_later_changes(
+        self, cache_calls, django_capture_on_commit_callbacks
+    ):
+        """Within its last second, the due checkpoint may run before this change commits: the process asks
+        again at each change, and the first after the checkpoint has run asks for the next one."""
+        import time
+
+        from django.core.cache import cache
+
+        cache.add(checkpoints.SOON_KEY, time.time() + 0.5, timeout=10)
+        cache_calls.clear()
+        with django_capture_on_commit_callbacks() as asked:
+            for _ in range(3):
+                checkpoints.take_after_commit(within=5)
+        assert asked == [] and cache_calls == [checkpoints.SOON_KEY] * 3
+        cache.delete(checkpoints.SOON_KEY)  # the checkpoint's task starts
+        with django_capture_on_commit_callbacks() as asked:
+            checkpoints.take_after_commit(within=5)
+        assert len(asked) == 1
