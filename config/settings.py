@@ -149,7 +149,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_PREPARE_THRESHOLD = env_int("DATABASE_PREPARE_THRESHOLD", 5)
 
 
-def _bound_by_server(database: dict) -> dict:
+def bound_by_server(database: dict) -> dict:
     if database["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARE_THRESHOLD > 0:
         database.setdefault("OPTIONS", {}).update(
             {"server_side_binding": True, "prepare_threshold": DATABASE_PREPARE_THRESHOLD}
@@ -157,7 +157,7 @@ def _bound_by_server(database: dict) -> dict:
     return database
 
 
-_bound_by_server(DATABASES["default"])
+bound_by_server(DATABASES["default"])
 # A PostgreSQL streaming replica (docs/deployment.md, ADR 0015): anonymous visitors' reads of the public
 # pages go there; every write, every logged-in page and a browser's pages for REPLICA_PIN_SECONDS after it
 # sent a form stay on the primary. Unset: one database, no router.
@@ -169,7 +169,7 @@ if REPLICA_DATABASE_URL:
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
-    _bound_by_server(DATABASES["replica"])
+    bound_by_server(DATABASES["replica"])
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["registry.db_router.PrimaryReplicaRouter"]
     MIDDLEWARE.insert(

@@ -15,7 +15,7 @@ os.environ.pop("REPLICA_DATABASE_URL", None)
 os.environ.pop("DJANGO_EMBEDDED_DEMO", None)
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES, _bound_by_server, env
+from .settings import DATABASES, bound_by_server, env
 
 TEST_DATABASE_URL = env("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carbon_registry")
 TEST_REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
@@ -37,7 +37,7 @@ if _postgres_reachable(TEST_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"):
     DATABASES = {"default": dj_database_url.parse(TEST_DATABASE_URL)}
     # A second checkout or a parallel run on the same machine names its own test database.
     DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", "test_carbon_registry")}
-    _bound_by_server(DATABASES["default"])  # as production's connections: bound by the server, prepared
+    bound_by_server(DATABASES["default"])  # as production's connections: bound by the server, prepared
 else:
     DATABASES["default"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 

@@ -159,7 +159,7 @@ def _take(
     account: Account, quantity: int, *, block_ids: Iterable[int] | None = None, eligible: Q | None = None
 ) -> Taking:
     """Lock the account's held blocks (all of them, or those named) and choose those covering exactly
-    `quantity` units; nothing is written yet (_put does it)."""
+    `quantity` units; nothing is written yet (_take_into does it)."""
     if quantity < 1:
         raise LedgerRefused(_("The quantity must be at least 1 t."))
     # Only what the serial numbers need of the issuance, its phase and project (the hot path of every
@@ -194,14 +194,26 @@ def _take(
     return Taking(whole)
 
 
-def _put(taking: Taking, status: str, reference: str) -> list[SerialBlock]:
-    """The blocks of a taking, put in `status` under `reference`: the whole ones by one UPDATE, the cut one
-    split with its head made so."""
-    if taking.whole:
-        _set_status(taking.whole, status, reference)
-    if taking.cut is None:
-        return taking.whole
-    return [*taking.whole, _split(taking.cut, taking.units, status, reference)]
+def _take_into(
+    account: Account,
+    quantity: int,
+    status: str,
+    reference: Reference,
+    *,
+    block_ids: Iterable[int] | None = None,
+    eligible: Q | None = None,
+) -> tuple[list[SerialBlock], str]:
+    """`quantity` of the account's held credits put in `status` under the reference, drawn once the blocks
+    are chosen (after every refusal): the whole blocks by one UPDATE, the cut one split with its head made
+    so. Returns the blocks and the reference."""
+    taking = _take(account, quantity, block_ids=block_ids, eligible=eligible)
+    reference = _named(reference)
+    blocks = taking.whole
+    if blocks:
+        _set_status(blocks, status, reference)
+    if taking.cut is not None:
+        blocks = [*blocks, _split(taking.cut, taking.units, status, reference)]
+    return blocks, reference
 
 
 def _set_status(blocks: list[SerialBlock], status: str, reference: str) -> None:
@@ -253,9 +265,9 @@ def reserve(
     eligible: Q | None = None,
 ) -> Movement:
     """Reserve `quantity` of the account's held credits for a pending transfer or offset."""
-    taking = _take(account, quantity, block_ids=block_ids, eligible=eligible)
-    reference = _named(reference)
-    blocks = _put(taking, BlockStatus.RESERVED, reference)
+    blocks, reference = _take_into(
+        account, quantity, BlockStatus.RESERVED, reference, block_ids=block_ids, eligible=eligible
+    )
     movement = _movement(account, MovementKind.RESERVED, blocks, reference=reference, at=timezone.now())
     movement.save()
     _record(by, "credits.reserved", account, movement)
@@ -336,9 +348,9 @@ def retire(
             raise LedgerRefused(_("No credits are reserved under %(reference)s.") % {"reference": reference})
         _set_status(blocks, BlockStatus.RETIRED, reference)
     else:
-        taking = _take(account, quantity, block_ids=block_ids, eligible=eligible)
-        reference = _named(reference)
-        blocks = _put(taking, BlockStatus.RETIRED, reference)
+        blocks, reference = _take_into(
+            account, quantity, BlockStatus.RETIRED, reference, block_ids=block_ids, eligible=eligible
+        )
     return _consumed(account, blocks, MovementKind.RETIRED, "credits.retired", reference, by)
 
 
@@ -346,9 +358,7 @@ def cancel(
     account: Account, quantity: int, *, reference: Reference, by, block_ids: Iterable[int] | None = None
 ) -> Movement:
     """Cancel free credits to correct an error: the only way the ledger is corrected."""
-    taking = _take(account, quantity, block_ids=block_ids)
-    reference = _named(reference)
-    blocks = _put(taking, BlockStatus.CANCELLED, reference)
+    blocks, reference = _take_into(account, quantity, BlockStatus.CANCELLED, reference, block_ids=block_ids)
     return _consumed(account, blocks, MovementKind.CANCELLED, "credits.cancelled", reference, by)
 
 
