@@ -9,19 +9,22 @@ the daily totals, in one transaction (ADR 0017).
 2. The rows go into a temporary table (COPY on PostgreSQL), and set-based statements, the same on both
    databases, reject what is already known: the platform's record id already accepted (`duplicate`), the same
    person's behaviour of the same scenario reported by another platform at an overlapping time
-   (`other_platform`: the first accepted counts; the times may differ by OVERLAP_TOLERANCE), more records of
-   a person's scenario on a day than the factor allows (`too_many`).
-3. What is left is inserted into the records (partitioned by day), added to the person's and the public
-   daily totals, and the rejected rows are written with their reasons.
+   (`other_platform`: the first accepted counts; the times may differ by OVERLAP_TOLERANCE).
+3. What is left is added to the persons' daily totals; where a total goes over what a person can make in a
+   day (the factor's limit), the chunk's latest rows of it are rejected (`too_many`) and taken off again.
+   On PostgreSQL the totals' upsert returns the new totals, so this costs no second look-up per row.
+4. The rows accepted are inserted into the records (partitioned by day) and the public daily totals, and
+   the rejected rows are written with their reasons.
 
-Two chunks touching the same day take that day's lock (PostgreSQL advisory lock) for step 2 and 3, so two
+Two chunks touching the same day take that day's lock (PostgreSQL advisory lock) for steps 2 to 4, so two
 platforms' reports of the same ride never both count; everything before it runs side by side.
 """
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -49,6 +52,7 @@ from registry import audit
 
 OVERLAP_TOLERANCE = timedelta(seconds=60)
 FUTURE_TOLERANCE = timedelta(minutes=5)
+LARGEST_OFFSET = timedelta(hours=14)  # UTC+14:00, Kiribati's; the westernmost is UTC-12:00
 LONGEST_FIELD = 64
 R = RejectReason
 
@@ -62,6 +66,20 @@ class Context:
     now: datetime
     earliest: date
     zone: ZoneInfo
+    latest: datetime = field(init=False)  # the latest time that is not in the future
+    factors: dict = field(init=False)  # (scenario code, day) -> the factor valid then, as found
+
+    def __post_init__(self):
+        self.latest = self.now + FUTURE_TOLERANCE
+        self.factors = {}
+
+    def factor(self, code: str, factors: list, day: date):
+        """The scenario's factor on that day, or None; looked for once per scenario and day."""
+        try:
+            return self.factors[code, day]
+        except KeyError:
+            found = self.factors[code, day] = _factor_on(factors, day)
+            return found
 
 
 def _context(batch: Batch) -> Context:
@@ -99,14 +117,32 @@ def _clean_text(value) -> str | None:
     return value
 
 
-def _time(value) -> datetime | None:
+NO_TIME = (None, None)
+
+
+def _time(value) -> tuple[datetime | None, str | None]:
+    """(the moment, its text for the database) of an ISO 8601 date and time with its UTC offset, the offset
+    within what the world's clocks use (PostgreSQL refuses a larger one); (None, None) if it is not one. The
+    text is the value itself where PostgreSQL reads it exactly as Python does (2026-11-29T08:12:33+08:00, as
+    the platforms write), or None: the moment is then written out (slower)."""
     if not isinstance(value, str) or len(value) > 40:
-        return None
+        return NO_TIME
+    value = value.strip()
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(value)
     except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+        return NO_TIME
+    offset = moment.utcoffset()
+    if offset is None or not -LARGEST_OFFSET <= offset <= LARGEST_OFFSET:
+        return NO_TIME
+    usual = (
+        len(value) == 25
+        and value[4] == value[7] == "-"
+        and value[10] == "T"
+        and value[13] == value[16] == value[22] == ":"
+        and value[19] in "+-"
+    )
+    return moment, value if usual else None
 
 
 def _milli(value) -> int | None:
@@ -136,14 +172,15 @@ def check_row(fields, ctx: Context):
     person = _clean_text(person)
     if person is None:
         return R.PERSON, None
-    known = ctx.scenarios.get(scenario.strip() if isinstance(scenario, str) else None)
+    scenario = scenario.strip() if isinstance(scenario, str) else None
+    known = ctx.scenarios.get(scenario)
     if known is None:
         return R.SCENARIO, None
-    start = _time(started)
-    end = _time(ended) if ended not in ("", None) else start
+    start, start_text = _time(started)
+    end, end_text = _time(ended) if ended not in ("", None) else (start, start_text)
     if start is None or end is None or end < start:
         return R.TIME, None
-    if start > ctx.now + FUTURE_TOLERANCE or end > ctx.now + FUTURE_TOLERANCE:
+    if end > ctx.latest:  # and so is the start, which is not after it
         return R.FUTURE, None
     try:
         day = start.astimezone(ctx.zone).date()
@@ -155,13 +192,14 @@ def check_row(fields, ctx: Context):
     if milli is None:
         return R.QUANTITY, None
     scenario_id, factors = known
-    factor = _factor_on(factors, day)
+    factor = ctx.factor(scenario, factors, day)
     if factor is None:
         return R.NO_FACTOR, None
     if milli > factor.max_quantity_milli:
         return R.IMPLAUSIBLE, None
     grams = milli * factor.milligrams_per_unit // 1_000_000
-    return None, (record_id, person, scenario_id, start, end, day, milli, grams, factor.max_records_per_day)
+    most = factor.max_records_per_day
+    return None, (record_id, person, scenario_id, start, end, day, milli, grams, most, start_text, end_text)
 
 
 def _csv_fields(line: str) -> list | None:
@@ -228,7 +266,8 @@ CREATE TEMP TABLE incoming (
 
 
 def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
-    """Each row checked: the tuples for the temporary table, the days and months of the accepted ones."""
+    """Each row checked: (line, reason, values, the record id as given for a rejected row), and the ids of
+    the personal accounts named."""
     checked, numbers = [], set()
     seen_ids = set()
     for line, fields in _rows(chunk, fmt):
@@ -240,45 +279,56 @@ def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
                 seen_ids.add(values[0])
                 if is_account_number(values[1]):
                     numbers.add(values[1])
+                checked.append((line, None, values, None))
+                continue
         record_id = fields[0] if fields and isinstance(fields[0], str) else ""
         raw = record_id.replace("\x00", "")[:LONGEST_FIELD].encode("utf-8", "replace").decode()
         checked.append((line, reason, values, raw))
-    accounts = (
-        dict(PersonalAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
-        if numbers
-        else {}
-    )
-    return checked, accounts
+    return checked, _account_ids(numbers)
 
 
-def _incoming_rows(checked, accounts, moment, text):
-    """The temporary table's rows, times and texts as `moment` and `text` put them for the database; the
+def _account_ids(numbers: set[str]) -> dict[str, int]:
+    """Account number -> id of the accounts that exist, in one statement with the numbers as one array."""
+    if not numbers:
+        return {}
+    table = PersonalAccount._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT number, id FROM {table} WHERE number = ANY(%s)", [list(numbers)])  # noqa: S608
+            return dict(cursor.fetchall())
+    return dict(PersonalAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
+
+
+def _incoming_rows(checked, accounts, text, moment, null):
+    """The temporary table's rows, texts as `text` puts them for the database, times as `moment` does (from
+    the time and the platform's text where that will do) and `null` for no value; days as ISO dates; the
     person key: "A" + account number, or "P" + pseudonym."""
+    nothing = (null,) * 10  # the columns after the reason of a rejected row
+    days = {}  # day -> its text and the day before's
     for line, reason, values, raw_id in checked:
         if reason is not None:
-            yield (line, text(raw_id), reason.value, *NOTHING)
+            yield (line, text(raw_id), reason.value, *nothing)
             continue
-        record_id, person, scenario_id, start, end, day, milli, grams, most = values
-        account_id = None
-        if is_account_number(person):
-            account_id = accounts.get(person)
-            if account_id is None:
-                yield (line, text(record_id), R.UNKNOWN_ACCOUNT.value, *NOTHING)
-                continue
+        record_id, person, scenario_id, start, end, day, milli, grams, most, start_text, end_text = values
+        account_id = accounts.get(person, null)
+        if account_id is not null:
             key = "A" + person
+        elif is_account_number(person):
+            yield (line, text(record_id), R.UNKNOWN_ACCOUNT.value, *nothing)
+            continue
         else:
             key = "P" + person
+        day_texts = days.get(day) or days.setdefault(day, (day.isoformat(), (day - ONE_DAY).isoformat()))
         yield (
             line,
             text(record_id),
-            None,
-            day,
-            day - ONE_DAY,
+            null,
+            *day_texts,
             account_id,
             text(key),
             scenario_id,
-            moment(start),
-            moment(end),
+            moment(start, start_text),
+            moment(end, end_text),
             milli,
             grams,
             most,
@@ -286,7 +336,6 @@ def _incoming_rows(checked, accounts, moment, text):
 
 
 ONE_DAY = timedelta(days=1)
-NOTHING = (None,) * 10  # the columns after the reason of a rejected row
 
 
 CHECKS = [
@@ -302,29 +351,50 @@ CHECKS = [
           AND r.day BETWEEN incoming.day_before AND incoming.day
           AND r.started_at < {end_tolerated} AND r.ended_at > {start_tolerated}
           AND r.platform_id <> %(platform)s)""",
-    # More of the scenario's records of a person on a day than a person can make: the latest ones go.
-    """UPDATE incoming SET reason = 'too_many' WHERE line IN (
-        SELECT line FROM (
-            SELECT i.line, i.max_per_day, COALESCE(pd.records, 0) + ROW_NUMBER() OVER (
-                PARTITION BY i.person, i.scenario_id, i.day ORDER BY i.started_at, i.line) AS n
-            FROM incoming i LEFT JOIN behaviour_personday pd
-              ON pd.day = i.day AND pd.platform_id = %(platform)s AND pd.scenario_id = i.scenario_id
-             AND pd.person = i.person
-            WHERE i.reason IS NULL) ranked
-        WHERE n > max_per_day)""",
 ]
+# The persons' daily totals, with every row the checks above left.
+ADD_DAYS = """INSERT INTO behaviour_personday (day, platform_id, scenario_id, person, account_id, records,
+            grams)
+        SELECT day, %(platform)s, scenario_id, person, MAX(account_id), COUNT(*), SUM(grams)
+        FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id, person
+        ON CONFLICT (day, platform_id, scenario_id, person) DO UPDATE
+        SET records = behaviour_personday.records + excluded.records,
+            grams = behaviour_personday.grams + excluded.grams"""
+# More of the scenario's records of a person on a day than a person can make: the totals just added say by
+# how many (`over`: day, scenario, person, excess), and that many of the chunk's rows go, the latest first.
+TOO_MANY = """UPDATE incoming SET reason = 'too_many' WHERE line IN (
+        SELECT line FROM (
+            SELECT i.line, o.excess, ROW_NUMBER() OVER (
+                PARTITION BY i.person, i.scenario_id, i.day ORDER BY i.started_at DESC, i.line DESC) AS back
+            FROM incoming i JOIN {over} o
+              ON o.day = i.day AND o.scenario_id = i.scenario_id AND o.person = i.person
+            WHERE i.reason IS NULL) ranked
+        WHERE back <= excess)"""
+LIMITS = "SELECT DISTINCT day, scenario_id, max_per_day FROM incoming WHERE reason IS NULL"
+# PostgreSQL: the totals' upsert returns them, so no row is looked up again.
+ADD_DAYS_AND_TOO_MANY = f"""WITH totals AS ({ADD_DAYS} RETURNING day, scenario_id, person, records),
+    limits AS MATERIALIZED ({LIMITS}),
+    over AS MATERIALIZED (SELECT t.day, t.scenario_id, t.person, t.records - l.max_per_day AS excess
+        FROM totals t JOIN limits l ON l.day = t.day AND l.scenario_id = t.scenario_id
+        WHERE t.records > l.max_per_day)
+    {TOO_MANY.format(over="over")}"""  # noqa: S608 (our own statements)
+# SQLite (no upsert inside WITH): the totals read back.
+OVER_STORED = f"""(SELECT pd.day, pd.scenario_id, pd.person, pd.records - l.max_per_day AS excess
+        FROM behaviour_personday pd JOIN ({LIMITS}) l ON l.day = pd.day AND l.scenario_id = pd.scenario_id
+        WHERE pd.platform_id = %(platform)s AND pd.records > l.max_per_day)"""  # noqa: S608 (our own)
+# The rejected rows' records and grams taken off the totals again (a total keeps what was stored before).
+TAKE_BACK = """UPDATE behaviour_personday pd
+        SET records = pd.records - gone.records, grams = pd.grams - gone.grams
+        FROM (SELECT day, scenario_id, person, COUNT(*) AS records, SUM(grams) AS grams FROM incoming
+              WHERE reason = 'too_many' GROUP BY day, scenario_id, person) gone
+        WHERE pd.platform_id = %(platform)s AND pd.day = gone.day AND pd.scenario_id = gone.scenario_id
+          AND pd.person = gone.person"""
 WRITES = [
     """INSERT INTO behaviour_behaviourrecord (day, platform_id, record_id, batch_id, account_id, person,
             scenario_id, started_at, ended_at, quantity_milli, grams)
         SELECT day, %(platform)s, record_id, %(batch)s, account_id, person, scenario_id, started_at, ended_at,
             quantity_milli, grams
         FROM incoming WHERE reason IS NULL""",
-    """INSERT INTO behaviour_personday (day, platform_id, scenario_id, person, account_id, records, grams)
-        SELECT day, %(platform)s, scenario_id, person, MAX(account_id), COUNT(*), SUM(grams)
-        FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id, person
-        ON CONFLICT (day, platform_id, scenario_id, person) DO UPDATE
-        SET records = behaviour_personday.records + excluded.records,
-            grams = behaviour_personday.grams + excluded.grams""",
     """INSERT INTO behaviour_scenarioday (day, platform_id, scenario_id, records, grams)
         SELECT day, %(platform)s, scenario_id, COUNT(*), SUM(grams)
         FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id
@@ -350,20 +420,19 @@ def _copy_escaped(value: str) -> str:
     return value.translate(COPY_ESCAPES)
 
 
+def _copy_time(moment: datetime, text: str | None) -> str:
+    return text or str(moment)
+
+
 def _load(cursor, checked, accounts) -> None:
     names = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
-        rows = _incoming_rows(checked, accounts, str, _copy_escaped)
+        # COPY's text format: a date and a time with its offset as str() writes them, \\N for no value.
+        rows = _incoming_rows(checked, accounts, _copy_escaped, _copy_time, "\\N")
         with cursor.cursor.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
-            block = []
-            for row in rows:
-                block.append("\t".join(["\\N" if value is None else str(value) for value in row]))
-                if len(block) == COPY_BLOCK:
-                    copy.write(("\n".join(block) + "\n").encode())
-                    block = []
-            if block:
-                copy.write(("\n".join(block) + "\n").encode())
-        cursor.execute("CREATE INDEX ON incoming (line)")  # for the too_many check's own join
+            while block := list(islice(rows, COPY_BLOCK)):
+                copy.write(("\n".join(["\t".join(map(str, row)) for row in block]) + "\n").encode())
+        cursor.execute("CREATE INDEX ON incoming (line)")  # for the too_many step's own join
         # Each check probes the indexes row by row, whatever the statistics of a partition filled since its
         # last ANALYZE say (a day's partition is made empty, ahead of time, and fills faster than autovacuum
         # looks): a hash or merge join, or a nested loop over a sequential scan, would read whole partitions,
@@ -375,9 +444,10 @@ def _load(cursor, checked, accounts) -> None:
         cursor.execute("SET LOCAL enable_material = off")
         cursor.execute("SET LOCAL jit = off")  # the disabled plans' costs would compile every statement
         return
-    rows = _incoming_rows(checked, accounts, connection.ops.adapt_datetimefield_value, lambda text: text)
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = list(_incoming_rows(checked, accounts, lambda text: text, lambda time, _text: adapt(time), None))
     marks = ", ".join(["%s"] * len(COLUMNS))
-    cursor.executemany(f"INSERT INTO incoming ({names}) VALUES ({marks})", list(rows))  # noqa: S608 (our columns)
+    cursor.executemany(f"INSERT INTO incoming ({names}) VALUES ({marks})", rows)  # noqa: S608 (our columns)
 
 
 def _checks() -> list[str]:
@@ -394,6 +464,22 @@ def _checks() -> list[str]:
             for c, sign in (("ended_at", "+"), ("started_at", "-"))
         )
     return [check.format(end_tolerated=end, start_tolerated=start) for check in CHECKS]
+
+
+def _add_days(cursor, params) -> None:
+    """The persons' daily totals, and the rows beyond what a person can make in a day rejected (`too_many`):
+    the latest of the chunk's rows in a total that went over the factor's limit, that total brought back to
+    the limit."""
+    if connection.vendor == "postgresql":
+        # The joins here are of this chunk's own rows (no stored partition is read): hashing is right.
+        cursor.execute("SET LOCAL enable_hashjoin = on")
+        cursor.execute(ADD_DAYS_AND_TOO_MANY, params)
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+    else:
+        cursor.execute(ADD_DAYS, params)
+        cursor.execute(TOO_MANY.format(over=OVER_STORED), params)
+    if cursor.rowcount:
+        cursor.execute(TAKE_BACK, params)
 
 
 def _lock_days(cursor, days) -> None:
@@ -449,7 +535,7 @@ def process_chunk(chunk_id: int) -> bool:
         closed = _hold_periods(batch, {day.replace(day=1) for day in days})
         if closed:
             checked = [
-                (line, R.PERIOD_CLOSED, None, raw)
+                (line, R.PERIOD_CLOSED, None, values[0])
                 if reason is None and values[5].replace(day=1) in closed
                 else (line, reason, values, raw)
                 for line, reason, values, raw in checked
@@ -460,7 +546,10 @@ def process_chunk(chunk_id: int) -> bool:
             _load(cursor, checked, accounts)
             _lock_days(cursor, days)
             params = {"platform": batch.platform_id, "batch": batch.pk}
-            for statement in _checks() + WRITES:
+            for statement in _checks():
+                cursor.execute(statement, params)
+            _add_days(cursor, params)
+            for statement in WRITES:
                 cursor.execute(statement, params)
             cursor.execute(TOTALS)
             rows, accepted, grams = cursor.fetchone()

@@ -3,7 +3,7 @@ daily totals; re-sending; the refusals of a whole file."""
 
 import gzip
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.utils import timezone
@@ -129,6 +129,69 @@ def test_more_records_a_day_than_a_person_can_make_are_rejected(run):
     batch, _new = run(platform, "day-2", second)
     assert reasons(batch) == {"m12": "too_many", "m13": "too_many"}
     assert PersonDay.objects.get(person="Puser-9").records == 12
+
+
+def test_beyond_the_limit_in_one_chunk_the_latest_rows_go_and_the_total_keeps_the_rest(run):
+    platform = make_platform()
+    account = make_resident()
+    # Fifteen rides in one file, in no particular order, with two other people's: the three latest go.
+    mine = [row(f"m{n}", account.number, start=recent(1, 6, n), quantity=str(n + 1)) for n in range(15)]
+    others = [row("o1", "user-1"), row("o2", "user-2", "bus")]
+    batch, _new = run(platform, "one-file", mine[7:] + others + mine[:7])
+    assert reasons(batch) == {"m12": "too_many", "m13": "too_many", "m14": "too_many"}
+    day = PersonDay.objects.get(account=account)
+    kept = BehaviourRecord.objects.filter(account=account)
+    assert day.records == kept.count() == 12
+    assert day.grams == sum(kept.values_list("grams", flat=True)) == sum((n + 1) * 45 for n in range(12))
+    assert batch.grams == sum(ScenarioDay.objects.values_list("grams", flat=True))
+    assert PersonDay.objects.filter(records=0).count() == 0
+
+
+def test_a_total_at_the_limit_takes_no_more_and_keeps_what_it_had(run):
+    platform = make_platform()
+    run(platform, "full", [row(f"m{n}", "user-9", start=recent(1, 6, n)) for n in range(12)])
+    before = PersonDay.objects.get(person="Puser-9")
+    batch, _new = run(platform, "more", [row("m99", "user-9", start=recent(1, 5)), row("o1", "user-1")])
+    assert reasons(batch) == {"m99": "too_many"}  # earlier in the day, but reported after the day was full
+    after = PersonDay.objects.get(person="Puser-9")
+    assert (after.records, after.grams) == (before.records, before.grams) == (12, 12 * 472)
+    assert (batch.accepted, batch.rejected) == (1, 1)
+
+
+def test_times_are_read_in_any_iso_form_and_stored_as_the_same_moment(run):
+    platform = make_platform()
+    start = recent(1, 9)
+    forms = {
+        "usual": start.isoformat(),  # 2026-11-29T09:00:00+08:00
+        "space": start.isoformat(sep=" "),
+        "utc": start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "fraction": (start + timedelta(microseconds=250_000)).isoformat(),
+        "west": start.astimezone(timezone.get_fixed_timezone(-12 * 60)).isoformat(),
+        "seconds": start.astimezone(timezone.get_fixed_timezone(timedelta(hours=5, minutes=45))).isoformat(),
+        "other_separator": start.isoformat().replace("T", "t"),  # Python reads it; written out anew
+    }
+    rows = [[f"r-{name}", f"user-{name}", "metro", text, "", "1"] for name, text in forms.items()]
+    batch, _new = run(platform, "forms", rows)
+    assert reasons(batch) == {}
+    stored = dict(BehaviourRecord.objects.values_list("record_id", "started_at"))
+    assert stored.pop("r-fraction") == start + timedelta(microseconds=250_000)
+    assert stored == {f"r-{name}": start for name in forms if name != "fraction"}
+
+
+def test_an_offset_no_clock_uses_is_a_bad_time_and_the_rest_of_the_chunk_counts(run):
+    platform = make_platform()
+    day = recent(1, 9).strftime("%Y-%m-%dT%H:%M:%S")
+    rows = [
+        ["r1", "user-1", "metro", day + "+08:00", "", "1"],
+        ["r2", "user-2", "metro", day + "+20:00", "", "1"],  # Python reads it, PostgreSQL refuses it
+        ["r3", "user-3", "metro", day + "-14:30", "", "1"],
+        ["r4", "user-4", "metro", day + "+14:00", "", "1"],
+        ["r5", "user-5", "metro", day + "+08:00", day + "+23:59:59.999999", "1"],
+    ]
+    batch, _new = run(platform, "offsets", rows)
+    assert batch.status == BatchStatus.DONE
+    assert reasons(batch) == {"r2": "time", "r3": "time", "r5": "time"}
+    assert set(BehaviourRecord.objects.values_list("record_id", flat=True)) == {"r1", "r4"}
 
 
 def test_a_record_the_platform_reported_before_is_a_duplicate(run):
