@@ -385,12 +385,24 @@ class PersonDay(models.Model):
     day = models.DateField(_("day"))
     # Without their own indexes: the unique constraint below starts with the platform, and the account's
     # partial index serves every question about an account (a person-day is written for nearly every
-    # record accepted: each index more is paid tens of millions of times).
-    platform = models.ForeignKey(Organisation, models.PROTECT, related_name="+", db_index=False)
-    scenario = models.ForeignKey(Scenario, models.PROTECT, related_name="+", verbose_name=_("scenario"))
+    # record accepted: each index more is paid tens of millions of times). Without the database's foreign
+    # keys too, as the records: only a chunk's processing writes these rows, from the ids it has just read,
+    # and a foreign key's check per row and key cost more than the row itself (ADR 0019). PROTECT still
+    # stands in Django.
+    platform = models.ForeignKey(
+        Organisation, models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    scenario = models.ForeignKey(
+        Scenario,
+        models.PROTECT,
+        related_name="+",
+        verbose_name=_("scenario"),
+        db_index=False,
+        db_constraint=False,
+    )
     person = models.CharField(max_length=65)
     account = models.ForeignKey(
-        PersonalAccount, models.PROTECT, null=True, related_name="days", db_index=False
+        PersonalAccount, models.PROTECT, null=True, related_name="days", db_index=False, db_constraint=False
     )
     records = models.PositiveIntegerField(_("records"))
     grams = models.PositiveBigIntegerField(_("reduction (g)"))
