@@ -6,6 +6,7 @@ import io
 from datetime import UTC, timedelta
 
 import pytest
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from offsets.behaviour import batches, processing
@@ -15,8 +16,10 @@ from offsets.behaviour.models import (
     BatchChunk,
     BatchStatus,
     BehaviourRecord,
+    PersonalAccount,
     PersonDay,
     RejectedRow,
+    Scenario,
     ScenarioDay,
 )
 from tests.behaviour.world import HEADER, gz_csv, make_platform, make_resident, recent, row, send
@@ -192,6 +195,21 @@ def test_an_offset_no_clock_uses_is_a_bad_time_and_the_rest_of_the_chunk_counts(
     assert batch.status == BatchStatus.DONE
     assert reasons(batch) == {"r2": "time", "r3": "time", "r5": "time"}
     assert set(BehaviourRecord.objects.values_list("record_id", flat=True)) == {"r1", "r4"}
+
+
+def test_an_account_or_scenario_with_daily_totals_is_still_protected_from_deletion(run):
+    # The totals carry no database foreign keys (ADR 0019): Django's PROTECT is what keeps them whole.
+    platform = make_platform()
+    account = make_resident()
+    run(platform, "b-1", [row("r1", account.number)])
+    day = PersonDay.objects.get(account=account)
+    with pytest.raises(ProtectedError) as refused:
+        account.delete()
+    assert day in refused.value.protected_objects
+    with pytest.raises(ProtectedError) as refused:
+        Scenario.objects.get(code="metro").delete()
+    assert day in refused.value.protected_objects
+    assert PersonalAccount.objects.filter(pk=account.pk).exists()
 
 
 def test_a_record_the_platform_reported_before_is_a_duplicate(run):
