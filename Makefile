@@ -97,3 +97,9 @@ bench-retirements: $(STAMP)
 .PHONY: bench-behaviour
 bench-behaviour: $(STAMP)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_bench_behaviour REDIS_URL=redis://127.0.0.1:6379/13 $(PY) -m bench.behaviour $(BENCH_ARGS)
+
+# Where one behaviour chunk's time goes (bench/behaviour_profile.py): chunks processed in this process,
+# statement by statement; its own database. BENCH_ARGS="--records 100000" for a shorter run.
+.PHONY: bench-behaviour-profile
+bench-behaviour-profile: $(STAMP)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/carbon_registry_profile_bench_behaviour $(PY) -m bench.behaviour_profile $(BENCH_ARGS)

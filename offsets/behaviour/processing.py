@@ -23,7 +23,7 @@ platforms' reports of the same ride never both count; everything before it runs 
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -141,6 +141,7 @@ def _time(value) -> tuple[datetime | None, str | None]:
         and value[10] == "T"
         and value[13] == value[16] == value[22] == ":"
         and value[19] in "+-"
+        and value[23] in "012345"  # Python takes +08:60 for +09:00; PostgreSQL refuses it
     )
     return moment, value if usual else None
 
@@ -421,13 +422,15 @@ def _copy_escaped(value: str) -> str:
 
 
 def _copy_time(moment: datetime, text: str | None) -> str:
-    return text or str(moment)
+    """The platform's text if it has the usual shape, else the moment in UTC (an offset Python reads may
+    have seconds and fractions, +08:00:00.5, which PostgreSQL refuses)."""
+    return text or str(moment.astimezone(UTC))
 
 
 def _load(cursor, checked, accounts) -> None:
     names = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
-        # COPY's text format: a date and a time with its offset as str() writes them, \\N for no value.
+        # COPY's text format: dates in ISO, times as _copy_time writes them, \\N for no value.
         rows = _incoming_rows(checked, accounts, _copy_escaped, _copy_time, "\\N")
         with cursor.cursor.copy(f"COPY incoming ({names}) FROM STDIN") as copy:
             while block := list(islice(rows, COPY_BLOCK)):
@@ -474,11 +477,13 @@ def _add_days(cursor, params) -> None:
         # The joins here are of this chunk's own rows (no stored partition is read): hashing is right.
         cursor.execute("SET LOCAL enable_hashjoin = on")
         cursor.execute(ADD_DAYS_AND_TOO_MANY, params)
+        rejected = cursor.rowcount
         cursor.execute("SET LOCAL enable_hashjoin = off")
     else:
         cursor.execute(ADD_DAYS, params)
         cursor.execute(TOO_MANY.format(over=OVER_STORED), params)
-    if cursor.rowcount:
+        rejected = cursor.rowcount
+    if rejected > 0:
         cursor.execute(TAKE_BACK, params)
 
 

@@ -190,11 +190,13 @@ def test_an_offset_no_clock_uses_is_a_bad_time_and_the_rest_of_the_chunk_counts(
         ["r3", "user-3", "metro", day + "-14:30", "", "1"],
         ["r4", "user-4", "metro", day + "+14:00", "", "1"],
         ["r5", "user-5", "metro", day + "+08:00", day + "+23:59:59.999999", "1"],
+        ["r6", "user-6", "metro", day + "+08:60", "", "1"],  # Python: +09:00; the usual shape, not as written
+        ["r7", "user-7", "metro", day + "+08:00:00.5", "", "1"],  # seconds and a fraction: written in UTC
     ]
     batch, _new = run(platform, "offsets", rows)
     assert batch.status == BatchStatus.DONE
     assert reasons(batch) == {"r2": "time", "r3": "time", "r5": "time"}
-    assert set(BehaviourRecord.objects.values_list("record_id", flat=True)) == {"r1", "r4"}
+    assert set(BehaviourRecord.objects.values_list("record_id", flat=True)) == {"r1", "r4", "r6", "r7"}
 
 
 def test_an_account_or_scenario_with_daily_totals_is_still_protected_from_deletion(run):
