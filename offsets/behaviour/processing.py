@@ -260,10 +260,19 @@ COLUMNS = (
 )
 DDL = """
 CREATE TEMP TABLE incoming (
-    line bigint NOT NULL, record_id varchar(64), reason varchar(16), day date, day_before date,
-    account_id bigint, person varchar(65), scenario_id bigint, started_at timestamp with time zone,
-    ended_at timestamp with time zone, quantity_milli bigint, grams bigint, max_per_day integer
+    line bigint NOT NULL, record_id varchar(64) {collation}, reason varchar(16), day date,
+    day_before date, account_id bigint, person varchar(65) {collation}, scenario_id bigint,
+    started_at timestamp with time zone, ended_at timestamp with time zone, quantity_milli bigint,
+    grams bigint, max_per_day integer
 )"""
+
+
+def _ddl() -> str:
+    """The temporary table; on PostgreSQL its keys compare bytes as the stored ones do (migration 0007),
+    and it goes at commit."""
+    if connection.vendor == "postgresql":
+        return DDL.format(collation='COLLATE "C"') + " ON COMMIT DROP"
+    return DDL.format(collation="")
 
 
 def _prepare(chunk: BatchChunk, ctx: Context, fmt: str):
@@ -362,7 +371,7 @@ ADD_DAYS = """INSERT INTO behaviour_personday (day, platform_id, scenario_id, pe
         SET records = behaviour_personday.records + excluded.records,
             grams = behaviour_personday.grams + excluded.grams"""
 # More of the scenario's records of a person on a day than a person can make: the totals just added say by
-# how many (`over`: day, scenario, person, excess), and that many of the chunk's rows go, the latest first.
+# how many (`{over}`: day, scenario, person, excess), and that many of the chunk's rows go, the latest first.
 TOO_MANY = """UPDATE incoming SET reason = 'too_many' WHERE line IN (
         SELECT line FROM (
             SELECT i.line, o.excess, ROW_NUMBER() OVER (
@@ -375,16 +384,16 @@ LIMITS = "SELECT DISTINCT day, scenario_id, max_per_day FROM incoming WHERE reas
 # PostgreSQL: the totals' upsert returns them, so no row is looked up again.
 ADD_DAYS_AND_TOO_MANY = f"""WITH totals AS ({ADD_DAYS} RETURNING day, scenario_id, person, records),
     limits AS MATERIALIZED ({LIMITS}),
-    over AS MATERIALIZED (SELECT t.day, t.scenario_id, t.person, t.records - l.max_per_day AS excess
+    excess_totals AS MATERIALIZED (SELECT t.day, t.scenario_id, t.person, t.records - l.max_per_day AS excess
         FROM totals t JOIN limits l ON l.day = t.day AND l.scenario_id = t.scenario_id
         WHERE t.records > l.max_per_day)
-    {TOO_MANY.format(over="over")}"""  # noqa: S608 (our own statements)
+    {TOO_MANY.format(over="excess_totals")}"""  # noqa: S608 (our own statements)
 # SQLite (no upsert inside WITH): the totals read back.
 OVER_STORED = f"""(SELECT pd.day, pd.scenario_id, pd.person, pd.records - l.max_per_day AS excess
         FROM behaviour_personday pd JOIN ({LIMITS}) l ON l.day = pd.day AND l.scenario_id = pd.scenario_id
         WHERE pd.platform_id = %(platform)s AND pd.records > l.max_per_day)"""  # noqa: S608 (our own)
 # The rejected rows' records and grams taken off the totals again (a total keeps what was stored before).
-TAKE_BACK = """UPDATE behaviour_personday pd
+TAKE_BACK = """UPDATE behaviour_personday AS pd
         SET records = pd.records - gone.records, grams = pd.grams - gone.grams
         FROM (SELECT day, scenario_id, person, COUNT(*) AS records, SUM(grams) AS grams FROM incoming
               WHERE reason = 'too_many' GROUP BY day, scenario_id, person) gone
@@ -472,7 +481,7 @@ def _checks() -> list[str]:
 def _add_days(cursor, params) -> None:
     """The persons' daily totals, and the rows beyond what a person can make in a day rejected (`too_many`):
     the latest of the chunk's rows in a total that went over the factor's limit, that total brought back to
-    the limit."""
+    the limit (or to what it had before, if a lowered limit left it above)."""
     if connection.vendor == "postgresql":
         # The joins here are of this chunk's own rows (no stored partition is read): hashing is right.
         cursor.execute("SET LOCAL enable_hashjoin = on")
@@ -547,7 +556,7 @@ def process_chunk(chunk_id: int) -> bool:
             ]
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS incoming")
-            cursor.execute(DDL + (" ON COMMIT DROP" if connection.vendor == "postgresql" else ""))
+            cursor.execute(_ddl())
             _load(cursor, checked, accounts)
             _lock_days(cursor, days)
             params = {"platform": batch.platform_id, "batch": batch.pk}
