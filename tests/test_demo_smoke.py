@@ -137,3 +137,25 @@ def _counts(db) -> dict[str, int]:
             )
         ]
         return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
+
+
+SQLITE_RUN = ["tests/behaviour/test_processing.py", "-m", "not postgres"]
+
+
+@pytest.mark.e2e
+def test_behaviour_processing_on_sqlite():
+    """The behaviour chunks' SQL has a SQLite form of its own (the totals' upsert and take-back): the
+    processing tests run again on the embedded default, in a subprocess, as the suite does where no
+    PostgreSQL answers (TEST_DATABASE_URL at a port nothing listens on)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS", "PYTEST_"))}
+    env["TEST_DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/unreachable"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q", *SQLITE_RUN],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-2000:]

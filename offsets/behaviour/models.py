@@ -7,6 +7,7 @@ unit, reductions in grams. docs/decisions/0017-behaviour-records.md gives the ru
 """
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import get_language
@@ -73,7 +74,9 @@ class ScenarioFactor(models.Model):
     max_quantity_milli = models.PositiveBigIntegerField(
         _("largest quantity of one record (thousandths of the unit)")
     )
-    max_records_per_day = models.PositiveSmallIntegerField(_("most records of one person in a day"))
+    max_records_per_day = models.PositiveSmallIntegerField(
+        _("most records of one person in a day"), validators=[MinValueValidator(1)]
+    )
     source = models.CharField(_("source document"), max_length=300)
     is_demo_value = models.BooleanField(_("demo value"), default=False)
 
@@ -87,6 +90,10 @@ class ScenarioFactor(models.Model):
             models.UniqueConstraint(fields=["scenario", "valid_from"], name="one_factor_per_scenario_start"),
             models.CheckConstraint(name="behaviour_factor_positive", condition=Q(milligrams_per_unit__gt=0)),
             models.CheckConstraint(name="behaviour_limit_positive", condition=Q(max_quantity_milli__gt=0)),
+            # A person makes at least one such record a day: with none, every record would be taken back.
+            models.CheckConstraint(
+                name="behaviour_day_limit_positive", condition=Q(max_records_per_day__gt=0)
+            ),
             models.CheckConstraint(
                 name="behaviour_factor_period_in_order",
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
@@ -272,7 +279,10 @@ class RejectReason(models.TextChoices):
     SCENARIO = "scenario", _("The scenario is unknown or not agreed with this platform.")
     TIME = (
         "time",
-        _("A time is not an ISO 8601 date and time with its UTC offset, or it ends before it starts."),
+        _(
+            "A time is not an ISO 8601 date and time with its UTC offset (at most ±14:00), or it ends before "
+            "it starts."
+        ),
     )
     FUTURE = "future", _("The behaviour is in the future.")
     TOO_OLD = "too_old", _("The behaviour is older than the reporting window.")

@@ -6,6 +6,8 @@ import io
 from datetime import UTC, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
@@ -21,6 +23,7 @@ from offsets.behaviour.models import (
     RejectedRow,
     Scenario,
     ScenarioDay,
+    ScenarioFactor,
 )
 from tests.behaviour.world import HEADER, gz_csv, make_platform, make_resident, recent, row, send
 
@@ -150,6 +153,37 @@ def test_beyond_the_limit_in_one_chunk_the_latest_rows_go_and_the_total_keeps_th
     assert PersonDay.objects.filter(records=0).count() == 0
 
 
+def test_rows_rejected_by_an_earlier_check_do_not_count_towards_the_day_limit(run):
+    ride_code, payment = make_platform(), make_platform()
+    account = make_resident()
+    run(ride_code, "rc", [row("rc-1", account.number, start=recent(1, 6, 0), minutes=1)])
+    run(payment, "old", [row("m0", account.number, start=recent(1, 7, 0), minutes=1)])
+    # Thirteen more from the payment app: its own m0 again, the ride-code app's ride, eleven new ones. With
+    # the two that count, the day holds twelve: none is too many, though the file has more than twelve.
+    again = row("m0", account.number, start=recent(1, 7, 0), minutes=1)
+    seen = row("m-rc", account.number, start=recent(1, 6, 0), minutes=1)
+    new = [row(f"m{n}", account.number, start=recent(1, 8, n), minutes=1) for n in range(1, 12)]
+    batch, _new = run(payment, "more", [again, seen, *new])
+    assert reasons(batch) == {"m0": "duplicate", "m-rc": "other_platform"}
+    assert PersonDay.objects.get(account=account, platform=payment).records == 12
+    # One more is one too many.
+    batch, _new = run(payment, "last", [row("m12", account.number, start=recent(1, 9), minutes=1)])
+    assert reasons(batch) == {"m12": "too_many"}
+
+
+def test_a_day_limit_below_one_is_refused(run):
+    make_platform()  # and the scenarios with their factors
+    factor = ScenarioFactor.objects.filter(scenario__code="metro").first()
+    factor.max_records_per_day = 0
+    with pytest.raises(ValidationError) as refused:
+        factor.full_clean()
+    assert "max_records_per_day" in refused.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        factor.save()
+    factor.refresh_from_db()
+    assert factor.max_records_per_day > 0
+
+
 def test_a_total_at_the_limit_takes_no_more_and_keeps_what_it_had(run):
     platform = make_platform()
     run(platform, "full", [row(f"m{n}", "user-9", start=recent(1, 6, n)) for n in range(12)])
@@ -170,7 +204,7 @@ def test_times_are_read_in_any_iso_form_and_stored_as_the_same_moment(run):
         "utc": start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "fraction": (start + timedelta(microseconds=250_000)).isoformat(),
         "west": start.astimezone(timezone.get_fixed_timezone(-12 * 60)).isoformat(),
-        "seconds": start.astimezone(timezone.get_fixed_timezone(timedelta(hours=5, minutes=45))).isoformat(),
+        "nepal": start.astimezone(timezone.get_fixed_timezone(timedelta(hours=5, minutes=45))).isoformat(),
         "other_separator": start.isoformat().replace("T", "t"),  # Python reads it; written out anew
     }
     rows = [[f"r-{name}", f"user-{name}", "metro", text, "", "1"] for name, text in forms.items()]
