@@ -139,10 +139,11 @@ def _counts(db) -> dict[str, int]:
         return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}  # noqa: S608
 
 
-SQLITE_RUN = ["tests/behaviour/test_processing.py", "-m", "not postgres"]
+SQLITE_RUN = ["tests/behaviour/test_processing.py", "-m", "not postgres and not e2e and not fuzz"]
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(600)
 def test_behaviour_processing_on_sqlite():
     """The behaviour chunks' SQL has a SQLite form of its own (the totals' upsert and take-back): the
     processing tests run again on the embedded default, in a subprocess, as the suite does where no

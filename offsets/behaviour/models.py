@@ -58,6 +58,18 @@ class Scenario(models.Model):
         return in_reader_language(self.name_zh, self.name_en)
 
 
+class KeyField(models.CharField):
+    """Text that is only ever compared for equality (a platform's record id, a person's key): compared byte by
+    byte on PostgreSQL (collation "C"), not by the database's language rules (ADR 0020). SQLite compares
+    bytes already."""
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
 class ScenarioFactorQuerySet(models.QuerySet):
     def valid_on(self, day):
         return self.filter(Q(valid_until__isnull=True) | Q(valid_until__gte=day), valid_from__lte=day)
@@ -361,12 +373,12 @@ class BehaviourRecord(models.Model):
     pk = models.CompositePrimaryKey("day", "platform_id", "record_id")
     day = models.DateField()
     platform = models.ForeignKey(Organisation, models.DO_NOTHING, related_name="+", db_constraint=False)
-    record_id = models.CharField(max_length=64)
+    record_id = KeyField(max_length=64)
     batch = models.ForeignKey(Batch, models.DO_NOTHING, related_name="+", db_constraint=False)
     account = models.ForeignKey(
         PersonalAccount, models.DO_NOTHING, null=True, related_name="+", db_constraint=False
     )
-    person = models.CharField(max_length=65)  # "A" + account number, or "P" + the platform's pseudonym
+    person = KeyField(max_length=65)  # "A" + account number, or "P" + the platform's pseudonym
     scenario = models.ForeignKey(Scenario, models.DO_NOTHING, related_name="+", db_constraint=False)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
@@ -410,7 +422,7 @@ class PersonDay(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    person = models.CharField(max_length=65)
+    person = KeyField(max_length=65)
     account = models.ForeignKey(
         PersonalAccount, models.PROTECT, null=True, related_name="days", db_index=False, db_constraint=False
     )

@@ -46,3 +46,25 @@ def test_a_record_goes_into_its_days_partition(django_capture_on_commit_callback
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {partitions.name_of(day)}")  # noqa: S608 (a date)
         assert cursor.fetchone()[0] == 1
+
+
+def test_the_behaviour_keys_compare_bytes():
+    # ADR 0020: the columns are collation "C" on PostgreSQL, on the partitioned table's partitions too.
+    partitions.ensure([recent(1).date()])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, a.attname, coll.collname FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid JOIN pg_collation coll ON coll.oid = a.attcollation
+            WHERE a.attname IN ('record_id', 'person') AND c.relkind IN ('r', 'p')
+              AND (c.relname LIKE 'behaviour_behaviourrecord%%' OR c.relname = 'behaviour_personday')"""
+        )
+        found = cursor.fetchall()
+    assert {
+        (table, column) for table, column, _ in found if not table.startswith("behaviour_behaviourrecord_")
+    } == {
+        ("behaviour_behaviourrecord", "record_id"),
+        ("behaviour_behaviourrecord", "person"),
+        ("behaviour_personday", "person"),
+    }
+    assert any(table.startswith("behaviour_behaviourrecord_") for table, _column, _ in found)  # a partition
+    assert {collation for _table, _column, collation in found} == {"C"}

@@ -158,8 +158,8 @@ def test_rows_rejected_by_an_earlier_check_do_not_count_towards_the_day_limit(ru
     account = make_resident()
     run(ride_code, "rc", [row("rc-1", account.number, start=recent(1, 6, 0), minutes=1)])
     run(payment, "old", [row("m0", account.number, start=recent(1, 7, 0), minutes=1)])
-    # Thirteen more from the payment app: its own m0 again, the ride-code app's ride, eleven new ones. With
-    # the two that count, the day holds twelve: none is too many, though the file has more than twelve.
+    # Thirteen more from the payment app: its own m0 again, the ride-code app's ride, eleven new ones. The
+    # stored m0 and the eleven new make twelve, the limit; the two rejected do not count, so none is too many.
     again = row("m0", account.number, start=recent(1, 7, 0), minutes=1)
     seen = row("m-rc", account.number, start=recent(1, 6, 0), minutes=1)
     new = [row(f"m{n}", account.number, start=recent(1, 8, n), minutes=1) for n in range(1, 12)]

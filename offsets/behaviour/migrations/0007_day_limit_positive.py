@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('behaviour', '0007_byte_order_keys'),
+        ('behaviour', '0006_person_days_without_database_foreign_keys'),
     ]
 
     operations = [
