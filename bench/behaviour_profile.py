@@ -66,27 +66,22 @@ def main(argv: list[str] | None = None) -> None:
 
     seconds, calls = Counter(), Counter()
 
-    def timed_statement(execute, sql, params, many, context):
+    def timed(key: str, call, *a, **kw):
         started = time.perf_counter()
         try:
-            return execute(sql, params, many, context)
+            return call(*a, **kw)
         finally:
-            key = " ".join(sql.split())[:72]
             seconds[key] += time.perf_counter() - started
             calls[key] += 1
 
+    def timed_statement(execute, sql, params, many, context):
+        return timed(" ".join(sql.split())[:72], execute, sql, params, many, context)
+
     for name in STEPS:
         step = getattr(processing, name)
-
-        def timed_step(*a, _step=step, _name=name, **kw):
-            started = time.perf_counter()
-            try:
-                return _step(*a, **kw)
-            finally:
-                seconds[f"Python {_name}"] += time.perf_counter() - started
-                calls[f"Python {_name}"] += 1
-
-        setattr(processing, name, timed_step)
+        setattr(
+            processing, name, lambda *a, _step=step, _key=f"Python {name}", **kw: timed(_key, _step, *a, **kw)
+        )
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(timed_statement):

@@ -14,7 +14,7 @@ from django.conf import settings
 @pytest.mark.e2e
 def test_migrate_and_seed_demo_on_sqlite(tmp_path):
     db = tmp_path / "demo.sqlite3"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS"))}
+    env = _environment_without("DJANGO_", "REDIS")
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -44,6 +44,11 @@ def test_migrate_and_seed_demo_on_sqlite(tmp_path):
     with sqlite3.connect(db) as conn:
         _dates_follow_the_story(conn)
         _a_case_in_every_review_stage(conn)
+
+
+def _environment_without(*prefixes: str) -> dict[str, str]:
+    """This process's environment for a subprocess, without the variables that would steer it elsewhere."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 
 def day(stored: str) -> str:
@@ -148,7 +153,7 @@ def test_behaviour_processing_on_sqlite():
     """The behaviour chunks' SQL has a SQLite form of its own (the totals' upsert and take-back): the
     processing tests run again on the embedded default, in a subprocess, as the suite does where no
     PostgreSQL answers (TEST_DATABASE_URL at a port nothing listens on)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS", "PYTEST_"))}
+    env = _environment_without("DJANGO_", "REDIS", "PYTEST_")
     env["TEST_DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/unreachable"
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q", *SQLITE_RUN],

@@ -171,7 +171,7 @@ def test_rows_rejected_by_an_earlier_check_do_not_count_towards_the_day_limit(ru
     assert reasons(batch) == {"m12": "too_many"}
 
 
-def test_a_day_limit_below_one_is_refused(run):
+def test_a_day_limit_below_one_is_refused():
     make_platform()  # and the scenarios with their factors
     factor = ScenarioFactor.objects.filter(scenario__code="metro").first()
     factor.max_records_per_day = 0
