@@ -37,9 +37,10 @@ What it does, on a database of its own whose name must end in `_bench_behaviour`
    worker's RSS before, sampled every 0.2 s during, and its VmHWM after. Its chunk tasks are then
    deleted from the queue (that batch stays `received`);
 6. pages: the records table filled up to --stored records by INSERT … SELECT generate_series into the
-   day partitions of the last 60 days, with their PersonDay and ScenarioDay rows (a fill, not an
-   ingestion: it bypasses the checks), then VACUUM ANALYZE; then, in-process, --repeat times each: a
-   person's account query (services.person_days(account)[:50], a different account each time) and the
+   day partitions of the last 60 days, with their ScenarioDay rows (a fill, not an ingestion: it bypasses
+   the checks; the days are all within the reporting window, so the records are the persons' daily totals,
+   ADR 0021), then VACUUM ANALYZE; then, in-process, --repeat times each: a
+   person's account query (services.person_days(account, 50), a different account each time) and the
    public aggregates over ScenarioDay for the last 30 days (by day and scenario, by platform); and the
    pages themselves, if their URL names (--account-url, --public-urls) exist: django.test.Client, no web
    server, the account page logged in as its owner, the public page with a unique `_=` each time.
@@ -260,7 +261,7 @@ def truncate() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE behaviour_behaviourrecord, behaviour_personday, behaviour_scenarioday, "
-            "behaviour_rejectedrow"
+            "behaviour_summedday, behaviour_rejectedrow"
         )
 
 
@@ -806,6 +807,42 @@ def ingestion(
     }
 
 
+def day_sums() -> dict:
+    """The persons' daily totals' second half (ADR 0021): each ingested day's records summed into PersonDay,
+    as the beat does once a day is closed to reports; in this process, timed, then rolled back (summed, the
+    recent days would be closed to the next steps' records)."""
+    from django.db import connection, transaction
+
+    from offsets.behaviour import totals as person_totals
+    from offsets.behaviour.models import PersonDay
+
+    class Undo(Exception):
+        pass
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT day, SUM(records) FROM behaviour_scenarioday GROUP BY day ORDER BY day")
+        days = cursor.fetchall()
+    found = {}
+    started = time.perf_counter()
+    try:
+        with transaction.atomic():
+            for day, _records in days:
+                person_totals.sum_day(day)
+            found["seconds"] = time.perf_counter() - started
+            found["person_days"] = PersonDay.objects.count()
+            raise Undo
+    except Undo:
+        pass
+    records = sum(int(n) for _day, n in days)
+    return {
+        "days": len(days),
+        "records": records,
+        "person_days": found["person_days"],
+        "seconds": round(found["seconds"], 1),
+        "us_per_record": round(found["seconds"] / records * 1e6, 2) if records else None,
+    }
+
+
 def api_alone(world: World, batch, *, web_workers: int, ctx: dict) -> dict:
     """One big batch uploaded to a fresh gunicorn with no worker running; each web worker's memory."""
     web = Web(web_workers)
@@ -854,14 +891,6 @@ LEFT JOIN behaviour_personalaccount a
 CROSS JOIN LATERAL (SELECT %(midnight)s + ((g * 104729) %% 57600 + 21600) * interval '1 second' AS at) AS t
 CROSS JOIN LATERAL (SELECT LEAST(s.max_milli, 500 + (g * 31) %% 20000) AS milli) AS q
 """
-FILL_PERSON_DAYS = """
-INSERT INTO behaviour_personday (day, platform_id, scenario_id, person, account_id, records, grams)
-SELECT day, platform_id, scenario_id, person, MAX(account_id), COUNT(*), SUM(grams)
-FROM {table} WHERE batch_id = {batch} GROUP BY day, platform_id, scenario_id, person
-ON CONFLICT (day, platform_id, scenario_id, person) DO UPDATE
-SET records = behaviour_personday.records + excluded.records,
-    grams = behaviour_personday.grams + excluded.grams
-"""
 FILL_SCENARIO_DAYS = """
 INSERT INTO behaviour_scenarioday (day, platform_id, scenario_id, records, grams)
 SELECT day, platform_id, scenario_id, COUNT(*), SUM(grams)
@@ -901,7 +930,7 @@ def fill_slots(world: World) -> str:
 
 
 def fill_stored(world: World, target: int) -> dict:
-    """Records up to `target` in the day partitions of the last FILL_DAYS days, with their daily totals:
+    """Records up to `target` in the day partitions of the last FILL_DAYS days, with their public totals:
     a fill by SQL (INSERT … SELECT generate_series), not an ingestion: no checks, no de-duplication."""
     from django.db import connection, transaction
     from django.utils import timezone
@@ -937,7 +966,6 @@ def fill_stored(world: World, target: int) -> dict:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit = off")
             cursor.execute(FILL_RECORDS.format(table=table, batch=FILL_BATCH, slots=slots), params)
-            cursor.execute(FILL_PERSON_DAYS.format(table=table, batch=FILL_BATCH))
             cursor.execute(FILL_SCENARIO_DAYS.format(table=table, batch=FILL_BATCH))
         if (i + 1) % 10 == 0:
             print(
@@ -1004,7 +1032,7 @@ def pages(world: World, *, repeat: int, account_url: str, public_urls: list[str]
     their URL names exist."""
     from django.db import connection
 
-    from offsets.behaviour import services
+    from offsets.behaviour import services, totals
     from offsets.behaviour.models import PersonalAccount
 
     rng = random.Random(5)
@@ -1013,12 +1041,12 @@ def pages(world: World, *, repeat: int, account_url: str, public_urls: list[str]
     accounts = list(PersonalAccount.objects.filter(pk__in=chosen).select_related("user"))
     rng.shuffle(accounts)
     for account in accounts[:3]:  # warm-up
-        list(services.person_days(account)[:50])
+        services.person_days(account, 50)
     account_ms, rows_shown = [], []
     for i in range(repeat):
         account = accounts[i % len(accounts)]
         started = time.perf_counter()
-        rows = list(services.person_days(account)[:50])
+        rows = services.person_days(account, 50)
         account_ms.append((time.perf_counter() - started) * 1000)
         rows_shown.append(len(rows))
     public_aggregates(world.today)
@@ -1028,13 +1056,13 @@ def pages(world: World, *, repeat: int, account_url: str, public_urls: list[str]
         by_day, by_platform = public_aggregates(world.today)
         public_ms.append((time.perf_counter() - started) * 1000)
     with connection.cursor() as cursor:
-        sql, params = services.person_days(accounts[0])[:50].query.sql_with_params()
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+        params = {"account": accounts[0].pk, "summed": totals.summed_through(), "most": 50}
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + services.ACCOUNT_DAYS, params)
         plan = [row[0] for row in cursor.fetchall()]
     out = {
         "account_query": {
             **timings(account_ms),
-            "what": "list(services.person_days(account)[:50]), a different account each time",
+            "what": "services.person_days(account, 50), a different account each time",
             "rows_median": statistics.median(rows_shown),
             "plan": plan,
         },
@@ -1109,6 +1137,13 @@ def targets(results: dict) -> list[dict]:
             f"{a['rate'] or 0:,} records/s ({a['seconds']} s)",
             bool(a["rate"]) and a["rate"] >= TARGET_RATE,
         )
+        if "rate_with_sums" in a:
+            check(
+                "the same, with the ingested days then summed into the persons' daily totals (ADR 0021)",
+                f"≥ {TARGET_RATE:,} records/s",
+                f"{a['rate_with_sums']:,} records/s ({a['seconds']} s + {a['day_sums']['seconds']} s)",
+                a["rate_with_sums"] >= TARGET_RATE,
+            )
         growth = [m["growth_percent"] for m in a["memory"].values()]
         check(
             "memory of every process during the ingestion",
@@ -1495,6 +1530,16 @@ def main(argv: list[str] | None = None) -> None:
             a = results["ingestion"]
             print(
                 f"  ingestion: {a['rows']:,} rows in {a['seconds']} s = {a['rate'] or 0:,} records/s.",
+                flush=True,
+            )
+            with timer("the ingested days summed (rolled back)"):
+                a["day_sums"] = sums = day_sums()
+            if a["seconds"]:
+                a["rate_with_sums"] = round(a["rows"] / (a["seconds"] + sums["seconds"]))
+            print(
+                f"  days summed: {sums['records']:,} records into {sums['person_days']:,} persons' "
+                f"daily totals in {sums['seconds']} s; with the ingestion "
+                f"{a.get('rate_with_sums', 0):,} records/s.",
                 flush=True,
             )
         if "api" in sets:

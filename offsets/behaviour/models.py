@@ -395,6 +395,11 @@ class BehaviourRecord(models.Model):
                 condition=Q(account__isnull=False),
                 name="record_person_time_idx",
             ),
+            # A person's day as a platform reported it, for the `too_many` check's count: the persons' daily
+            # totals while the day is open (ADR 0021). The person first: with the platform and day first, the
+            # planner, blind to a day's partition filled since its last ANALYZE, took it for the duplicate
+            # check's probe, and read the platform's whole day for each row.
+            models.Index(fields=["person", "scenario", "platform", "day"], name="record_person_day_idx"),
         ]
 
     def __str__(self) -> str:
@@ -402,7 +407,9 @@ class BehaviourRecord(models.Model):
 
 
 class PersonDay(models.Model):
-    """A person's accepted records and grams of one scenario on one day, as one platform reported them."""
+    """A person's accepted records and grams of one scenario on one day, as one platform reported them, for
+    the days summed already (`SummedDay`): a day is summed from its records once, when no record can be
+    reported for it any more; until then the records themselves are its totals (ADR 0021, `totals.py`)."""
 
     day = models.DateField(_("day"))
     # Without their own indexes: the unique constraint below starts with the platform, and the account's
@@ -446,6 +453,23 @@ class PersonDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.person} {self.grams} g"
+
+
+class SummedDay(models.Model):
+    """A day whose records were summed into the persons' daily totals (`PersonDay`), after its reporting
+    window closed; the days are summed in order, so the latest of them divides the stored totals from the
+    records' (ADR 0021)."""
+
+    day = models.DateField(_("day"), primary_key=True)
+    summed_at = models.DateTimeField(_("summed"), auto_now_add=True)
+    person_days = models.PositiveBigIntegerField(_("persons' daily totals"))
+
+    class Meta:
+        verbose_name = _("summed day")
+        verbose_name_plural = _("summed days")
+
+    def __str__(self) -> str:
+        return str(self.day)
 
 
 class ScenarioDay(models.Model):

@@ -1,7 +1,9 @@
 """The day partitions of the behaviour records on PostgreSQL: made ahead, dropped after the retention period.
 
-The beat runs `keep_partitions` daily (config/celery.py); the chunk tasks call `ensure` for the days they
-load, so a first run or a late beat never stops a batch. On SQLite the table is not partitioned and both do
+The beat runs `keep_partitions` daily (config/celery.py): partitions made ahead, the days closed to reports
+summed into the persons' daily totals (totals.py), and the partitions past retention dropped, never one
+whose day is not summed. The chunk tasks call `ensure` for the days they load, so a first run or a late
+beat never stops a batch. On SQLite the table is not partitioned and both do
 nothing. A partition is created by its own short transaction: CREATE TABLE … PARTITION OF locks the parent.
 """
 
@@ -72,12 +74,16 @@ def window(today: date | None = None) -> list[date]:
 
 
 def retire(today: date | None = None) -> list[date]:
-    """Detach and drop the partitions older than the retention period; returns their days."""
+    """Detach and drop the partitions older than the retention period whose days are summed (their totals
+    stay in PersonDay); returns their days."""
+    from offsets.behaviour import totals
+
     if not _partitioned():
         return []
     today = today or timezone.localdate()
     limit = today - timedelta(days=settings.BEHAVIOUR_RETENTION_DAYS)
-    gone = sorted(day for day in existing() if day < limit)
+    summed = totals.summed_through()
+    gone = sorted(day for day in existing() if day < limit and day <= summed)
     for day in gone:
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {name_of(day)}")
@@ -87,5 +93,8 @@ def retire(today: date | None = None) -> list[date]:
 
 
 def keep() -> dict:
+    from offsets.behaviour import totals
+
     ensure(window())
-    return {"dropped": [day.isoformat() for day in retire()]}
+    summed = totals.sum_final_days()
+    return {"summed": [day.isoformat() for day in summed], "dropped": [day.isoformat() for day in retire()]}

@@ -10,9 +10,11 @@ the daily totals, in one transaction (ADR 0017).
    databases, reject what is already known: the platform's record id already accepted (`duplicate`), the same
    person's behaviour of the same scenario reported by another platform at an overlapping time
    (`other_platform`: the first accepted counts; the times may differ by OVERLAP_TOLERANCE).
-3. What is left is added to the persons' daily totals; where a total goes over what a person can make in a
-   day (the factor's limit), the chunk's latest rows of it are rejected (`too_many`) and taken off again.
-   On PostgreSQL the totals' upsert returns the new totals, so this costs no second look-up per row.
+3. Where a person's records of a scenario on a day, those stored and the chunk's own, come to more than a
+   person can make in a day (the factor's limit), the chunk's latest rows of them are rejected (`too_many`).
+   The stored ones are counted in the records' index of a person's day: while a day can be reported, its
+   records are the persons' daily totals; the beat sums them into `PersonDay` once the day is closed to
+   reports (ADR 0021, totals.py).
 4. The rows accepted are inserted into the records (partitioned by day) and the public daily totals, and
    the rejected rows are written with their reasons.
 
@@ -34,7 +36,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
-from offsets.behaviour import partitions
+from offsets.behaviour import partitions, totals
 from offsets.behaviour.accounts import is_account_number
 from offsets.behaviour.models import (
     AggregationPeriod,
@@ -91,13 +93,12 @@ def _context(batch: Batch) -> Context:
             scenarios[scenario.code] = (scenario.pk, factors)
     now = timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
-    return Context(
-        platform_id=batch.platform_id,
-        scenarios=scenarios,
-        now=now,
-        earliest=now.astimezone(zone).date() - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS),
-        zone=zone,
-    )
+    # A day summed already (totals.py) takes no more records, even if the window says it may.
+    earliest = now.astimezone(zone).date() - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS)
+    summed = totals.summed_through()
+    if summed >= earliest:
+        earliest = summed + timedelta(days=1)
+    return Context(platform_id=batch.platform_id, scenarios=scenarios, now=now, earliest=earliest, zone=zone)
 
 
 def _factor_on(factors, day: date):
@@ -355,43 +356,25 @@ CHECKS = [
           AND r.started_at < {end_tolerated} AND r.ended_at > {start_tolerated}
           AND r.platform_id <> %(platform)s)""",
 ]
-# The persons' daily totals, with every row the checks above left.
-ADD_DAYS = """INSERT INTO behaviour_personday (day, platform_id, scenario_id, person, account_id, records,
-            grams)
-        SELECT day, %(platform)s, scenario_id, person, MAX(account_id), COUNT(*), SUM(grams)
-        FROM incoming WHERE reason IS NULL GROUP BY day, scenario_id, person
-        ON CONFLICT (day, platform_id, scenario_id, person) DO UPDATE
-        SET records = behaviour_personday.records + excluded.records,
-            grams = behaviour_personday.grams + excluded.grams"""
-# More of the scenario's records of a person on a day than a person can make: the totals just added say by
-# how many (`{over}`: day, scenario, person, excess), and that many of the chunk's rows go, the latest first.
+# More of the scenario's records of a person on a day than a person can make (the factor's limit): the
+# records stored for that day of the person and the chunk's own rows left by the checks above, counted
+# (`{over}`: day, scenario, person, excess), and that many of the chunk's rows go, the latest first. So the
+# stored ones never grow past the limit (nor, if a lowered limit left them above it, at all).
 TOO_MANY = """UPDATE incoming SET reason = 'too_many' WHERE line IN (
         SELECT line FROM (
             SELECT i.line, o.excess, ROW_NUMBER() OVER (
                 PARTITION BY i.person, i.scenario_id, i.day ORDER BY i.started_at DESC, i.line DESC) AS back
             FROM incoming i JOIN {over} o
               ON o.day = i.day AND o.scenario_id = i.scenario_id AND o.person = i.person
-            WHERE i.reason IS NULL) ranked
+            WHERE i.reason IS NULL AND o.excess > 0) ranked
         WHERE back <= excess)"""
-LIMITS = "SELECT DISTINCT day, scenario_id, max_per_day FROM incoming WHERE reason IS NULL"
-# PostgreSQL: the totals' upsert returns them, so no row is looked up again.
-ADD_DAYS_AND_TOO_MANY = f"""WITH totals AS ({ADD_DAYS} RETURNING day, scenario_id, person, records),
-    limits AS MATERIALIZED ({LIMITS}),
-    excess_totals AS MATERIALIZED (SELECT t.day, t.scenario_id, t.person, t.records - l.max_per_day AS excess
-        FROM totals t JOIN limits l ON l.day = t.day AND l.scenario_id = t.scenario_id
-        WHERE t.records > l.max_per_day)
-    {TOO_MANY.format(over="excess_totals")}"""  # noqa: S608 (our own statements)
-# SQLite (no upsert inside WITH): the totals read back.
-OVER_STORED = f"""(SELECT pd.day, pd.scenario_id, pd.person, pd.records - l.max_per_day AS excess
-        FROM behaviour_personday pd JOIN ({LIMITS}) l ON l.day = pd.day AND l.scenario_id = pd.scenario_id
-        WHERE pd.platform_id = %(platform)s AND pd.records > l.max_per_day)"""  # noqa: S608 (our own)
-# The rejected rows' records and grams taken off the totals again (a total keeps what was stored before).
-TAKE_BACK = """UPDATE behaviour_personday AS pd
-        SET records = pd.records - gone.records, grams = pd.grams - gone.grams
-        FROM (SELECT day, scenario_id, person, COUNT(*) AS records, SUM(grams) AS grams FROM incoming
-              WHERE reason = 'too_many' GROUP BY day, scenario_id, person) gone
-        WHERE pd.platform_id = %(platform)s AND pd.day = gone.day AND pd.scenario_id = gone.scenario_id
-          AND pd.person = gone.person"""
+# The stored records are probed once per person's day of the chunk, in the index of a person's day.
+OVER_LIMIT = """(SELECT g.day, g.scenario_id, g.person, g.records - g.most + (
+            SELECT COUNT(*) FROM behaviour_behaviourrecord r
+            WHERE r.platform_id = %(platform)s AND r.day = g.day AND r.scenario_id = g.scenario_id
+              AND r.person = g.person) AS excess
+        FROM (SELECT day, scenario_id, person, COUNT(*) AS records, MAX(max_per_day) AS most FROM incoming
+              WHERE reason IS NULL GROUP BY day, scenario_id, person) g)"""
 WRITES = [
     """INSERT INTO behaviour_behaviourrecord (day, platform_id, record_id, batch_id, account_id, person,
             scenario_id, started_at, ended_at, quantity_milli, grams)
@@ -471,25 +454,20 @@ def _checks() -> list[str]:
     return [check.format(end_tolerated=end, start_tolerated=start) for check in CHECKS]
 
 
-def _add_days(cursor, params) -> None:
-    """The persons' daily totals, and the rows beyond what a person can make in a day rejected (`too_many`):
-    the latest of the chunk's rows in a total that went over the factor's limit, that total brought back to
-    the limit (or to what it had before, if a lowered limit left it above)."""
-    if connection.vendor == "postgresql":
-        # The joins here are of this chunk's own rows (no stored partition is read): hashing is right.
+def _too_many(cursor, params) -> None:
+    """The rows beyond what a person can make in a day rejected (`too_many`)."""
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        # The joins here are of this chunk's own rows; the stored records are only probed, per person's day,
+        # in the subquery: hashing is right.
         cursor.execute("SET LOCAL enable_hashjoin = on")
-        cursor.execute(ADD_DAYS_AND_TOO_MANY, params)
-        rejected = cursor.rowcount
+    cursor.execute(TOO_MANY.format(over=OVER_LIMIT), params)
+    if postgresql:
         cursor.execute("SET LOCAL enable_hashjoin = off")
-    else:
-        cursor.execute(ADD_DAYS, params)
-        cursor.execute(TOO_MANY.format(over=OVER_STORED), params)
-        rejected = cursor.rowcount
-    if rejected > 0:
-        cursor.execute(TAKE_BACK, params)
 
 
-def _lock_days(cursor, days) -> None:
+def lock_days(cursor, days) -> None:
+    """The days' locks until commit (PostgreSQL): a chunk's checks and writes, and a day's sum (totals.py)."""
     if connection.vendor != "postgresql":
         return  # SQLite: one writer at a time anyway
     for day in sorted(days):  # always in the same order: two chunks never wait on each other in a circle
@@ -551,11 +529,11 @@ def process_chunk(chunk_id: int) -> bool:
             cursor.execute("DROP TABLE IF EXISTS incoming")
             cursor.execute(DDL + (" ON COMMIT DROP" if connection.vendor == "postgresql" else ""))
             _load(cursor, checked, accounts)
-            _lock_days(cursor, days)
+            lock_days(cursor, days)
             params = {"platform": batch.platform_id, "batch": batch.pk}
             for statement in _checks():
                 cursor.execute(statement, params)
-            _add_days(cursor, params)
+            _too_many(cursor, params)
             for statement in WRITES:
                 cursor.execute(statement, params)
             cursor.execute(TOTALS)

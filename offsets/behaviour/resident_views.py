@@ -102,7 +102,7 @@ def my_account(request: HttpRequest) -> HttpResponse:
 @login_required
 def account(request: HttpRequest, number: str) -> HttpResponse:
     account = _own_account_or_404(request, number)
-    days = Paginator(services.person_days(account)[:DAYS_CAP], DAYS_PAGE).get_page(
+    days = Paginator(services.person_days(account, DAYS_CAP), DAYS_PAGE).get_page(
         request.GET.get("days_page")
     )
     days.object_list = [

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from offsets.behaviour import totals
 from offsets.behaviour.accounts import identity_hash, make_account_number, mask_identity
 from offsets.behaviour.models import (
     GRAMS_PER_TONNE,
@@ -36,7 +37,6 @@ from offsets.behaviour.models import (
     GramEntryKind,
     PeriodStatus,
     PersonalAccount,
-    PersonDay,
     PlatformAgreement,
 )
 from projects.models import Declaration, Project
@@ -174,19 +174,20 @@ def aggregation_project(platform: Organisation) -> Project | None:
     )
 
 
-SPLIT = """
+# The platform's persons' daily totals of the month (totals.py: summed days and records alike).
+MONTH_DAYS = totals.person_days_sql("platform_id = %(platform)s AND day >= %(first)s AND day <= %(last)s")
+SPLIT = f"""
     SELECT COUNT(*), COALESCE(SUM(total), 0),
            COALESCE(SUM(CASE WHEN total > %(t)s THEN %(t)s ELSE total END), 0),
            COALESCE(SUM(CASE WHEN total > %(t)s AND account_id IS NOT NULL THEN total - %(t)s ELSE 0 END), 0)
-    FROM (SELECT person, MAX(account_id) AS account_id, SUM(grams) AS total FROM behaviour_personday
-          WHERE platform_id = %(platform)s AND day >= %(first)s AND day <= %(last)s GROUP BY person) per
-"""
-CREDIT_ENTRIES = """
+    FROM (SELECT person, MAX(account_id) AS account_id, SUM(grams) AS total FROM ({MONTH_DAYS}) month_days
+          GROUP BY person) per
+"""  # noqa: S608 (our own statements)
+CREDIT_ENTRIES = f"""
     INSERT INTO behaviour_gramentry (account_id, kind, grams, period_id, created_at)
-    SELECT account_id, 'aggregation', SUM(grams) - %(t)s, %(period)s, %(now)s FROM behaviour_personday
-    WHERE platform_id = %(platform)s AND day >= %(first)s AND day <= %(last)s AND account_id IS NOT NULL
-    GROUP BY account_id HAVING SUM(grams) > %(t)s
-"""
+    SELECT account_id, 'aggregation', SUM(grams) - %(t)s, %(period)s, %(now)s FROM ({MONTH_DAYS}) month_days
+    WHERE account_id IS NOT NULL GROUP BY account_id HAVING SUM(grams) > %(t)s
+"""  # noqa: S608 (our own statements)
 CREDIT_BALANCES = """
     UPDATE behaviour_personalaccount SET balance_g = balance_g + (
         SELECT e.grams FROM behaviour_gramentry e
@@ -238,6 +239,7 @@ def close_period(platform: Organisation, month: date, *, by: User) -> Aggregatio
         "first": month,
         "last": month_end(month),
         "period": period.pk,
+        "summed": totals.summed_through(),
     }
     with connection.cursor() as cursor:
         cursor.execute(SPLIT, params)
@@ -455,16 +457,21 @@ def _make_certificate(donation_id: int) -> None:
     tasks.make_donation_certificate.delay(donation_id)
 
 
-def person_days(account: PersonalAccount):
-    """The person's accepted behaviour by day and scenario (all platforms together), newest first."""
-    from django.db.models import Sum
+ACCOUNT_DAYS = f"""
+    SELECT d.day, s.code, s.name_zh, s.name_en, SUM(d.records), SUM(d.grams)
+    FROM ({totals.person_days_sql("account_id = %(account)s")}) d
+    JOIN behaviour_scenario s ON s.id = d.scenario_id
+    GROUP BY d.day, s.code, s.name_zh, s.name_en ORDER BY d.day DESC, s.code LIMIT %(most)s
+"""  # noqa: S608 (our own statements)
+DAY_COLUMNS = ("day", "scenario__code", "scenario__name_zh", "scenario__name_en", "records", "grams")
 
-    return (
-        PersonDay.objects.filter(account=account)
-        .values("day", "scenario__code", "scenario__name_zh", "scenario__name_en")
-        .annotate(records=Sum("records"), grams=Sum("grams"))
-        .order_by("-day", "scenario__code")
-    )
+
+def person_days(account: PersonalAccount, most: int) -> list[dict]:
+    """The person's accepted behaviour by day and scenario (all platforms together), newest first: at most
+    `most` rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(ACCOUNT_DAYS, {"account": account.pk, "summed": totals.summed_through(), "most": most})
+        return [dict(zip(DAY_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
 
 @transaction.atomic

@@ -12,7 +12,8 @@ def process_chunk(chunk_id: int) -> bool:
 
 @shared_task
 def keep_partitions() -> dict:
-    """Daily: the day partitions of the behaviour records a week ahead, and those past retention dropped."""
+    """Daily: the day partitions of the behaviour records a week ahead, the days closed to reports summed
+    into the persons' daily totals, and the partitions past retention dropped."""
     from offsets.behaviour import partitions
 
     return partitions.keep()

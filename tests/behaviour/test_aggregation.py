@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from offsets.behaviour import services
+from offsets.behaviour import services, totals
 from offsets.behaviour.models import AggregationPeriod, GramEntry, PeriodStatus, PersonalAccount, RejectedRow
 from offsets.behaviour.reference import ensure_aggregation_methodology
 from offsets.models import SerialBlock
@@ -50,7 +50,9 @@ def with_project(platform, people):
     return file_project(project, people)
 
 
-def test_the_threshold_splits_each_persons_grams(run, people):
+@pytest.mark.parametrize("summed", [0, 1, 2])
+def test_the_threshold_splits_each_persons_grams(run, people, summed):
+    # The same split whether the month's days are summed into the stored totals yet or not (ADR 0021).
     platform = make_platform(threshold_g=1_000)
     with_project(platform, people)
     a, b = make_resident(), make_resident()
@@ -65,6 +67,8 @@ def test_the_threshold_splits_each_persons_grams(run, people):
             row("c1", "user-c", start=last_month_day(3), quantity="50"),
         ],
     )
+    for day in [last_month_day(3).date(), last_month_day(2).date()][:summed]:
+        assert totals.sum_day(day)
     month = last_month_day(3).date().replace(day=1)
     period = services.close_period(platform, month, by=admin_of(platform))
     # a: 900 + 599 (13.333 × 45 = 599.985, rounded down) = 1,499 g: 1,000 the platform's, 499 a's own

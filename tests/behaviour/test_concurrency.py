@@ -1,5 +1,6 @@
 """Behaviour chunks processed at once by several workers, on PostgreSQL with real threads and transactions:
-the same ride reported by two platforms counts once, and a month's close never misses a chunk in flight."""
+the same ride reported by two platforms counts once, a person's day stops at its limit, and neither a
+month's close nor a day's sum misses a chunk in flight."""
 
 import contextlib
 import threading
@@ -8,13 +9,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.models import Sum
 from django.utils import timezone, translation
 
-from offsets.behaviour import batches, processing, services
+from offsets.behaviour import batches, processing, services, totals
 from offsets.behaviour.models import AggregationPeriod, BatchChunk, BehaviourRecord, PersonDay, RejectedRow
 from offsets.behaviour.reference import ensure_aggregation_methodology
-from tests.behaviour.world import make_platform, make_resident, recent, row, send
+from tests.behaviour.world import make_platform, make_resident, person_days, recent, row, send
 from tests.factories import admin_of, file_project, make_project, reviewers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -76,9 +76,7 @@ def rendezvous_after(function, barrier):
 
 def test_two_platforms_reporting_the_same_rides_at_once_count_them_once(monkeypatch):
     chunks = two_platforms_report_the_same_rides()
-    monkeypatch.setattr(
-        processing, "_lock_days", rendezvous_after(processing._lock_days, threading.Barrier(2))
-    )
+    monkeypatch.setattr(processing, "lock_days", rendezvous_after(processing.lock_days, threading.Barrier(2)))
     results = in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
     assert results == [True, True]
     assert BehaviourRecord.objects.count() == 20
@@ -89,10 +87,70 @@ def test_without_the_days_lock_both_would_count(monkeypatch):
     """The race is real: with the lock taken away, both threads check before either inserts."""
     chunks = two_platforms_report_the_same_rides()
     monkeypatch.setattr(
-        processing, "_lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
+        processing, "lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
     )
     in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
     assert BehaviourRecord.objects.count() == 40
+
+
+def one_platform_fills_a_persons_day_twice(rows: int = 8):
+    """Two batches of one platform, each with `rows` metro rides of one person on one day (the limit: 12)."""
+    platform = make_platform()
+    # The month's row as an earlier batch left it: a first chunk's insert of it would make the other wait.
+    AggregationPeriod.objects.create(platform=platform, month=recent(1).date().replace(day=1))
+    sent = []
+    for name, hour in (("morning", 6), ("evening", 17)):
+        rides = [row(f"{name}-{n}", "user-1", start=recent(1, hour, n * 3), minutes=2) for n in range(rows)]
+        batch, _new = send(platform, name, rides)
+        sent.append(BatchChunk.objects.get(batch=batch).pk)
+    return sent
+
+
+def test_two_chunks_filling_a_persons_day_at_once_stop_at_the_limit(monkeypatch):
+    # ADR 0021: `too_many` counts the stored records under the day's lock, so the second chunk counts the
+    # first one's rows.
+    chunks = one_platform_fills_a_persons_day_twice()
+    monkeypatch.setattr(processing, "lock_days", rendezvous_after(processing.lock_days, threading.Barrier(2)))
+    results = in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    assert results == [True, True]
+    assert BehaviourRecord.objects.filter(person="Puser-1").count() == 12
+    assert RejectedRow.objects.filter(reason="too_many").count() == 4
+    assert [d["records"] for d in person_days(person="Puser-1")] == [12]
+
+
+def test_without_the_days_lock_a_persons_day_would_pass_the_limit(monkeypatch):
+    chunks = one_platform_fills_a_persons_day_twice()
+    monkeypatch.setattr(
+        processing, "lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
+    )
+    in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    assert BehaviourRecord.objects.filter(person="Puser-1").count() == 16
+
+
+def test_a_day_summed_while_a_chunk_writes_it_waits_and_counts_it(monkeypatch):
+    """The day's sum takes the day's lock: a chunk in flight commits first, and its records are summed."""
+    platform = make_platform()
+    batch, _new = send(platform, "b", [row(f"r{n}", f"user-{n}", start=recent(2, 8, n)) for n in range(5)])
+    chunk = BatchChunk.objects.get(batch=batch).pk
+    started = threading.Event()
+    lock = processing.lock_days
+
+    def locked_then_a_moment(cursor, days):
+        lock(cursor, days)
+        started.set()
+        time.sleep(1.0)  # the sum wants the day now, while this chunk has not committed
+
+    monkeypatch.setattr(processing, "lock_days", locked_then_a_moment)
+
+    def sum_the_day():
+        started.wait(timeout=10)
+        monkeypatch.setattr(processing, "lock_days", lock)
+        return totals.sum_day(recent(2).date())
+
+    processed, summed = in_threads(lambda: processing.process_chunk(chunk), sum_the_day)
+    assert processed is True and summed is True
+    assert PersonDay.objects.filter(day=recent(2).date()).count() == 5
+    assert [d["records"] for d in person_days(platform=platform)] == [1] * 5
 
 
 def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
@@ -134,10 +192,8 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
 
     processed, period = in_threads(process, close)
     assert processed is True and not isinstance(period, Exception)
-    month_total = PersonDay.objects.filter(platform=platform, day__gte=day.replace(day=1)).aggregate(
-        g=Sum("grams")
-    )
-    assert period.total_g == month_total["g"] > 0
+    month_total = sum(d["grams"] for d in person_days(platform=platform) if d["day"] >= day.replace(day=1))
+    assert period.total_g == month_total > 0
     account.refresh_from_db()
     assert account.balance_g == period.personal_g == period.total_g - 1_000
 

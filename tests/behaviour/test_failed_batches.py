@@ -10,9 +10,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from offsets.behaviour import processing, reconcile, services
-from offsets.behaviour.models import Batch, BatchChunk, BatchStatus, PersonDay
+from offsets.behaviour.models import Batch, BatchChunk, BatchStatus
 from registry.models import AuditEvent, NotificationJob
-from tests.behaviour.world import make_platform, recent, row, send
+from tests.behaviour.world import make_platform, person_days, recent, row, send
 from tests.factories import admin_of, make_bureau
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +49,7 @@ def test_a_chunk_is_tried_as_often_as_allowed_then_given_up_and_its_batch_failed
     assert batch.status == BatchStatus.FAILED and batch.finished_at == middle.failed_at
     # The other chunks' rows stand: four of the five.
     assert (batch.accepted, batch.rejected, batch.chunks_done) == (3, 0, 2)
-    assert PersonDay.objects.filter(platform=platform).count() == 3
+    assert len(person_days(platform=platform)) == 3
     event = AuditEvent.objects.get(action="batch.failed")
     assert event.before == {"status": BatchStatus.PROCESSING}
     assert event.after == {"status": BatchStatus.FAILED, "lines": [[4, 5]]}

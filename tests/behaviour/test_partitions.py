@@ -6,8 +6,8 @@ from datetime import date, timedelta
 import pytest
 from django.db import connection
 
-from offsets.behaviour import partitions
-from offsets.behaviour.models import BehaviourRecord
+from offsets.behaviour import partitions, totals
+from offsets.behaviour.models import BehaviourRecord, PersonDay
 from tests.behaviour.world import make_platform, recent, row, send
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -21,7 +21,9 @@ def test_the_window_and_a_week_ahead_are_made():
     assert today - timedelta(days=63) not in have
 
 
-def test_partitions_past_the_retention_period_are_dropped_and_their_rows_with_them(settings):
+def test_partitions_past_the_retention_period_are_dropped_and_their_rows_with_them_but_not_their_totals(
+    settings,
+):
     settings.BEHAVIOUR_RETENTION_DAYS = 30
     old, kept = date(2026, 9, 1), date(2026, 11, 1)
     partitions.ensure([old, kept])
@@ -32,10 +34,12 @@ def test_partitions_past_the_retention_period_are_dropped_and_their_rows_with_th
             "VALUES (%s, 1, 'old', 1, 'Px', 1, now(), now(), 1, 1)",
             [old],
         )
+    totals.sum_final_days(date(2026, 11, 30))  # as the beat does first: the days closed to reports summed
     dropped = partitions.retire(date(2026, 11, 30))
     assert old in dropped and all(day < date(2026, 10, 31) for day in dropped)
     assert old not in partitions.existing() and kept in partitions.existing()
     assert not BehaviourRecord.objects.filter(day=old).exists()
+    assert list(PersonDay.objects.values_list("day", "records")) == [(old, 1)]
 
 
 def test_a_record_goes_into_its_days_partition(django_capture_on_commit_callbacks):

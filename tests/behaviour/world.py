@@ -6,9 +6,10 @@ import io
 import json
 from datetime import date, datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
-from offsets.behaviour import batches, services
+from offsets.behaviour import batches, services, totals
 from offsets.behaviour.reference import ensure_scenarios
 from registry.models import OrganisationKind
 from tests.factories import identity_number, make_bureau, make_organisation, make_user
@@ -45,6 +46,28 @@ def row(record_id, person, scenario="metro", start=None, minutes=30, quantity="1
     start = start or recent()
     end = start + timedelta(minutes=minutes) if minutes is not None else None
     return [record_id, person, scenario, start.isoformat(), end.isoformat() if end else "", quantity]
+
+
+def person_days(**where) -> list[dict]:
+    """The persons' daily totals as every reader sees them (totals.py: summed days and records alike), with
+    columns equal to `where`'s values (platform, scenario, person, account: objects or ids; day)."""
+    ids = {key: getattr(value, "pk", value) for key, value in where.items()}
+    columns = {"platform": "platform_id", "scenario": "scenario_id", "account": "account_id"}
+    condition = " AND ".join(f"{columns.get(key, key)} = %({key})s" for key in ids) or "1 = 1"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM ({totals.person_days_sql(condition)}) d ORDER BY day, platform_id, person",  # noqa: S608
+            {**ids, "summed": totals.summed_through()},
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def person_day(**where) -> dict:
+    """The one daily total with those values (as QuerySet.get)."""
+    found = person_days(**where)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def gz_csv(rows, header: str = HEADER) -> bytes:
