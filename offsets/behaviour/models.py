@@ -415,8 +415,8 @@ class PersonDay(models.Model):
     # Without their own indexes: the unique constraint below starts with the platform, and the account's
     # partial index serves every question about an account (a person-day is written for nearly every
     # record accepted: each index more is paid tens of millions of times). Without the database's foreign
-    # keys too, as the records: only a chunk's processing writes these rows, from the ids it has just read,
-    # and a foreign key's check per row and key cost more than the row itself (ADR 0019). PROTECT still
+    # keys too, as the records: only a day's sum (totals.py) writes these rows, from the records' ids, and a
+    # foreign key's check per row and key cost more than the row itself (ADR 0019). PROTECT still
     # stands in Django.
     platform = models.ForeignKey(
         Organisation, models.PROTECT, related_name="+", db_index=False, db_constraint=False

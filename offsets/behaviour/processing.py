@@ -1,5 +1,5 @@
 """Processing one chunk of a batch: the checks with their reasons, the de-duplications, the quantification and
-the daily totals, in one transaction (ADR 0017).
+the public daily totals, in one transaction (ADR 0017; the persons' daily totals: ADR 0021).
 
 1. Each row is read and checked in Python: its six fields, the person (a personal carbon account number, by
    its check digit and that the account exists, or the platform's pseudonym), the scenario (agreed with the
