@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from offsets.behaviour import totals
+
 TABLE = "behaviour_behaviourrecord"
 _known: set[date] = set()  # partitions this process has seen exist
 
@@ -76,8 +78,6 @@ def window(today: date | None = None) -> list[date]:
 def retire(today: date | None = None) -> list[date]:
     """Detach and drop the partitions older than the retention period whose days are summed (their totals
     stay in PersonDay); returns their days."""
-    from offsets.behaviour import totals
-
     if not _partitioned():
         return []
     today = today or timezone.localdate()
@@ -93,8 +93,6 @@ def retire(today: date | None = None) -> list[date]:
 
 
 def keep() -> dict:
-    from offsets.behaviour import totals
-
     ensure(window())
     summed = totals.sum_final_days()
     return {"summed": [day.isoformat() for day in summed], "dropped": [day.isoformat() for day in retire()]}

@@ -94,10 +94,8 @@ def _context(batch: Batch) -> Context:
     now = timezone.now()
     zone = ZoneInfo(settings.TIME_ZONE)
     # A day summed already (totals.py) takes no more records, even if the window says it may.
-    earliest = now.astimezone(zone).date() - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS)
-    summed = totals.summed_through()
-    if summed >= earliest:
-        earliest = summed + timedelta(days=1)
+    window = now.astimezone(zone).date() - timedelta(days=settings.BEHAVIOUR_REPORTING_DAYS)
+    earliest = max(window, totals.summed_through() + timedelta(days=1))
     return Context(platform_id=batch.platform_id, scenarios=scenarios, now=now, earliest=earliest, zone=zone)
 
 

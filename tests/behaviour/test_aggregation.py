@@ -15,7 +15,7 @@ from projects import workflow
 from projects.models import Stage
 from registry.models import DocumentType, OrgRole
 from registry.transitions import TransitionRefused
-from tests.behaviour.world import make_platform, make_resident, row, send
+from tests.behaviour.world import make_platform, make_resident, row
 from tests.factories import admin_of, file_project, make_member, make_project, reviewers
 
 pytestmark = pytest.mark.django_db
@@ -34,30 +34,19 @@ def people():
     return reviewers()
 
 
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    def sending(platform, batch_id, rows):
-        with django_capture_on_commit_callbacks(execute=True):
-            batch, _new = send(platform, batch_id, rows)
-        batch.refresh_from_db()
-        return batch
-
-    return sending
-
-
 def with_project(platform, people):
     project = make_project(platform, methodology=ensure_aggregation_methodology(), meters=())
     return file_project(project, people)
 
 
 @pytest.mark.parametrize("summed", [0, 1, 2])
-def test_the_threshold_splits_each_persons_grams(run, people, summed):
+def test_the_threshold_splits_each_persons_grams(processed, people, summed):
     # The same split whether the month's days are summed into the stored totals yet or not (ADR 0021).
     platform = make_platform(threshold_g=1_000)
     with_project(platform, people)
     a, b = make_resident(), make_resident()
     # metro 45 g per passenger-km: a 1,500 g, b 450 g, a pseudonymous user 2,250 g
-    run(
+    processed(
         platform,
         "m",
         [
@@ -84,22 +73,22 @@ def test_the_threshold_splits_each_persons_grams(run, people, summed):
     assert GramEntry.objects.get(account=a).grams == 499
 
 
-def test_a_closed_month_is_closed_once_and_takes_no_more_records(run, people):
+def test_a_closed_month_is_closed_once_and_takes_no_more_records(processed, people):
     platform = make_platform(threshold_g=1_000)
     with_project(platform, people)
     account = make_resident()
-    run(platform, "m1", [row("r1", account.number, start=last_month_day(3), quantity="30")])
+    processed(platform, "m1", [row("r1", account.number, start=last_month_day(3), quantity="30")])
     month = last_month_day(3).date().replace(day=1)
     services.close_period(platform, month, by=admin_of(platform))
     with pytest.raises(TransitionRefused):
         services.close_period(platform, month, by=admin_of(platform))
-    late = run(platform, "late", [row("r2", account.number, start=last_month_day(2), quantity="1")])
+    late = processed(platform, "late", [row("r2", account.number, start=last_month_day(2), quantity="1")])
     assert RejectedRow.objects.get(batch=late).reason == "period_closed"
     account.refresh_from_db()
     assert account.balance_g == 350  # once: 30 × 45 = 1,350 g, 350 beyond the threshold
 
 
-def test_only_the_platforms_declarants_close_and_only_ended_months(run, people):
+def test_only_the_platforms_declarants_close_and_only_ended_months(processed, people):
     platform = make_platform()
     with_project(platform, people)
     viewer = make_member(platform, OrgRole.VIEWER)
@@ -113,7 +102,7 @@ def test_only_the_platforms_declarants_close_and_only_ended_months(run, people):
     assert not AggregationPeriod.objects.filter(status=PeriodStatus.CLOSED).exists()
 
 
-def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(run, people):
+def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(processed, people):
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform, people)
     # 25 kg a phone, three a day a person at most: 42 phones, 1.05 t
@@ -129,7 +118,7 @@ def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(run, peopl
         for n in range(14)
         for k in range(3)
     ]
-    batch = run(platform, "phones", rows)
+    batch = processed(platform, "phones", rows)
     assert batch.accepted == 42 and batch.grams == 1_050_000
     month = last_month_day(3).date().replace(day=1)
     period = services.close_period(platform, month, by=admin_of(platform))
@@ -156,7 +145,7 @@ def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(run, peopl
     assert phase and sum(b.last_unit - b.first_unit + 1 for b in blocks) == 1
 
 
-def test_the_remainder_carries_to_the_next_month(run, people, settings):
+def test_the_remainder_carries_to_the_next_month(processed, people, settings):
     settings.BEHAVIOUR_REPORTING_DAYS = 100  # the month before last is within reach whatever the date
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform, people)
@@ -168,7 +157,7 @@ def test_the_remainder_carries_to_the_next_month(run, people, settings):
     def at(month, n):
         return timezone.make_aware(datetime(month.year, month.month, 1 + n % 20, 9 + n // 20))
 
-    run(
+    processed(
         platform,
         "m0",
         [
@@ -176,7 +165,7 @@ def test_the_remainder_carries_to_the_next_month(run, people, settings):
             for n in range(24)
         ],
     )
-    run(
+    processed(
         platform,
         "m1",
         [

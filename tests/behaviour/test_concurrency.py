@@ -74,10 +74,17 @@ def rendezvous_after(function, barrier):
     return wrapped
 
 
+def at_once(monkeypatch, chunks, *, locked: bool = True) -> list:
+    """The chunks processed in threads that meet right after the day's lock (or where it would be, with the
+    lock taken away), so each goes on only once all are there."""
+    lock = processing.lock_days if locked else (lambda cursor, days: None)
+    monkeypatch.setattr(processing, "lock_days", rendezvous_after(lock, threading.Barrier(len(chunks))))
+    return in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+
+
 def test_two_platforms_reporting_the_same_rides_at_once_count_them_once(monkeypatch):
     chunks = two_platforms_report_the_same_rides()
-    monkeypatch.setattr(processing, "lock_days", rendezvous_after(processing.lock_days, threading.Barrier(2)))
-    results = in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    results = at_once(monkeypatch, chunks)
     assert results == [True, True]
     assert BehaviourRecord.objects.count() == 20
     assert RejectedRow.objects.filter(reason="other_platform").count() == 20
@@ -86,10 +93,7 @@ def test_two_platforms_reporting_the_same_rides_at_once_count_them_once(monkeypa
 def test_without_the_days_lock_both_would_count(monkeypatch):
     """The race is real: with the lock taken away, both threads check before either inserts."""
     chunks = two_platforms_report_the_same_rides()
-    monkeypatch.setattr(
-        processing, "lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
-    )
-    in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    at_once(monkeypatch, chunks, locked=False)
     assert BehaviourRecord.objects.count() == 40
 
 
@@ -110,8 +114,7 @@ def test_two_chunks_filling_a_persons_day_at_once_stop_at_the_limit(monkeypatch)
     # ADR 0021: `too_many` counts the stored records under the day's lock, so the second chunk counts the
     # first one's rows.
     chunks = one_platform_fills_a_persons_day_twice()
-    monkeypatch.setattr(processing, "lock_days", rendezvous_after(processing.lock_days, threading.Barrier(2)))
-    results = in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    results = at_once(monkeypatch, chunks)
     assert results == [True, True]
     assert BehaviourRecord.objects.filter(person="Puser-1").count() == 12
     assert RejectedRow.objects.filter(reason="too_many").count() == 4
@@ -120,10 +123,7 @@ def test_two_chunks_filling_a_persons_day_at_once_stop_at_the_limit(monkeypatch)
 
 def test_without_the_days_lock_a_persons_day_would_pass_the_limit(monkeypatch):
     chunks = one_platform_fills_a_persons_day_twice()
-    monkeypatch.setattr(
-        processing, "lock_days", rendezvous_after(lambda cursor, days: None, threading.Barrier(2))
-    )
-    in_threads(*(lambda pk=pk: processing.process_chunk(pk) for pk in chunks))
+    at_once(monkeypatch, chunks, locked=False)
     assert BehaviourRecord.objects.filter(person="Puser-1").count() == 16
 
 

@@ -11,20 +11,9 @@ from django.db import connection
 
 from offsets.behaviour import partitions, services, totals
 from offsets.behaviour.models import BehaviourRecord, PersonDay, RejectedRow, SummedDay
-from tests.behaviour.world import make_platform, make_resident, person_days, recent, row, send
+from tests.behaviour.world import make_platform, make_resident, person_days, recent, row
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def run(django_capture_on_commit_callbacks):
-    def sending(platform, batch_id, rows):
-        with django_capture_on_commit_callbacks(execute=True):
-            batch, _new = send(platform, batch_id, rows)
-        batch.refresh_from_db()
-        return batch
-
-    return sending
 
 
 def the_day_it_is_final(day: date) -> date:
@@ -33,17 +22,18 @@ def the_day_it_is_final(day: date) -> date:
 
 
 @pytest.fixture
-def two_days(run):
+def two_days(processed):
     """Two platforms' records on two days: a resident's metro rides and bicycle trips, a pseudonym's."""
     ride, bike = make_platform(), make_platform()
     account = make_resident()
-    run(
+    processed(
         ride,
         "r",
         [row("r1", account.number, start=recent(4, 8)), row("r2", account.number, start=recent(4, 18))],
     )
-    run(ride, "r2", [row("r3", account.number, start=recent(3, 8)), row("r4", "user-1", start=recent(3, 9))])
-    run(bike, "b", [row("b1", account.number, "bicycle", start=recent(4, 12), quantity="3")])
+    later = [row("r3", account.number, start=recent(3, 8)), row("r4", "user-1", start=recent(3, 9))]
+    processed(ride, "r2", later)
+    processed(bike, "b", [row("b1", account.number, "bicycle", start=recent(4, 12), quantity="3")])
     return ride, bike, account
 
 
@@ -90,11 +80,11 @@ def test_the_first_sum_starts_at_the_earliest_record_and_an_empty_registry_marks
     assert totals.sum_final_days(today) == [totals.last_final_day(today)]
 
 
-def test_a_summed_day_takes_no_more_records(run):
+def test_a_summed_day_takes_no_more_records(processed):
     platform = make_platform()
-    run(platform, "first", [row("r1", "user-1", start=recent(5))])
+    processed(platform, "first", [row("r1", "user-1", start=recent(5))])
     assert totals.sum_day(recent(5).date())  # as if its window had closed
-    batch = run(
+    batch = processed(
         platform, "late", [row("r2", "user-2", start=recent(5)), row("r3", "user-3", start=recent(2))]
     )
     assert dict(RejectedRow.objects.filter(batch=batch).values_list("record_id", "reason")) == {
@@ -106,15 +96,15 @@ def test_a_summed_day_takes_no_more_records(run):
     assert [d["records"] for d in person_days(day=recent(5).date())] == [1]
 
 
-def test_the_too_many_check_counts_the_records_of_the_platform_and_the_day_only(run, settings):
+def test_the_too_many_check_counts_the_records_of_the_platform_and_the_day_only(processed, settings):
     ride, bike = make_platform(), make_platform()
     account = make_resident()
     full = [row(f"m{n}", account.number, start=recent(2, 6, n * 2), minutes=1) for n in range(12)]
-    run(ride, "full", full)
+    processed(ride, "full", full)
     # Another platform's rides, and the same platform's the next day, are other totals.
-    other = run(bike, "other", [row("x1", account.number, start=recent(2, 20), minutes=1)])
-    next_day = run(ride, "next", [row("n1", account.number, start=recent(1, 6), minutes=1)])
-    late = run(ride, "late", [row("m99", account.number, start=recent(2, 21), minutes=1)])
+    other = processed(bike, "other", [row("x1", account.number, start=recent(2, 20), minutes=1)])
+    next_day = processed(ride, "next", [row("n1", account.number, start=recent(1, 6), minutes=1)])
+    late = processed(ride, "late", [row("m99", account.number, start=recent(2, 21), minutes=1)])
     assert (other.accepted, next_day.accepted, late.accepted) == (1, 1, 0)
     assert RejectedRow.objects.get(batch=late).reason == "too_many"
 
