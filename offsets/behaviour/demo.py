@@ -213,6 +213,9 @@ def seed_behaviour(clock) -> None:
     # Last month closed by the ride-code platform: its whole tonnes declared, submitted and in review.
     travel_admin = travel.memberships.get(role="admin").user
     period = services.close_period(travel, last_month, by=travel_admin)
+    # Done here rather than left to a worker (where tasks run in the web process, it is done already).
+    services.settle_period(period.pk)
+    period.refresh_from_db()
     if period.declaration is not None:
         declaration = workflow.submit(period.declaration, by=travel_admin)
         workflow.accept(declaration, by=_user("intake"), note="Demo: complete.")

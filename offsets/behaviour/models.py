@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from registry.models import Organisation, OrganisationKind, in_reader_language
+from registry.models import Organisation, OrganisationKind, User, in_reader_language
 
 GRAMS_PER_TONNE = 1_000_000
 
@@ -494,13 +494,15 @@ class ScenarioDay(models.Model):
 
 class PeriodStatus(models.TextChoices):
     OPEN = "open", _("Open")
+    CLOSING = "closing", _("Being closed")
     CLOSED = "closed", _("Closed and declared")
 
 
 class AggregationPeriod(models.Model):
     """A platform's calendar month of aggregation. Closing it splits each person's grams by the threshold
     (the platform's share, the person's own account's excess), and files the platform's whole tonnes as a
-    declaration; the remainder below a tonne carries to the next month."""
+    declaration; the remainder below a tonne carries to the next month. A platform's declarant asks for the
+    close; a worker then does it (it reads the whole month's records: minutes at a city's scale, ADR 0022)."""
 
     platform = models.ForeignKey(Organisation, models.PROTECT, related_name="aggregation_periods")
     month = models.DateField(_("month"))  # its first day
@@ -520,6 +522,12 @@ class AggregationPeriod(models.Model):
         "projects.Declaration", models.PROTECT, null=True, blank=True, related_name="aggregation"
     )
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    close_requested_by = models.ForeignKey(
+        User, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("close asked for by")
+    )
+    close_requested_at = models.DateTimeField(_("close asked for"), null=True, blank=True)
+    # Why the last close asked for could not be done (the month is open again); empty once one is done.
+    close_problem = models.TextField(_("why the last close failed"), blank=True)
 
     class Meta:
         verbose_name = _("aggregation period")

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -201,7 +201,9 @@ def months(request: HttpRequest) -> HttpResponse:
     platform, can_act = _platform(request)
     periods = {
         period.month: period
-        for period in AggregationPeriod.objects.filter(platform=platform).select_related("declaration")
+        for period in AggregationPeriod.objects.filter(platform=platform).select_related(
+            "declaration", "close_requested_by"
+        )
     }
     shown = _months_shown(periods)
     reported = {
@@ -216,18 +218,20 @@ def months(request: HttpRequest) -> HttpResponse:
     rows = []
     for month in shown:
         period = periods.get(month)
-        closed = period is not None and period.status == PeriodStatus.CLOSED
+        status = period.status if period is not None else PeriodStatus.OPEN
         ended = month < this_month
         rows.append(
             {
                 "month": month,
                 "key": f"{month:%Y-%m}",
-                "period": period if closed else None,
+                "period": period if status == PeriodStatus.CLOSED else None,
+                "closing": period if status == PeriodStatus.CLOSING else None,
+                "failed": period.close_problem if status == PeriodStatus.OPEN and period else "",
                 "ended": ended,
                 "records": (reported.get(month) or {}).get("records") or 0,
                 "grams": (reported.get(month) or {}).get("grams") or 0,
                 "problems": services.close_problems(platform, month)
-                if ended and not closed and can_act
+                if ended and status == PeriodStatus.OPEN and can_act
                 else [],
             }
         )
@@ -248,29 +252,42 @@ def close_month(request: HttpRequest, month: str) -> HttpResponse:
         period = services.close_period(platform, first, by=request.user)
     except (TransitionRefused, PermissionDenied) as refused:
         messages.error(request, str(refused))
-    except ValidationError as refused:  # the declaration's own rules (its project's crediting period)
-        messages.error(request, " ".join(refused.messages))
+        return redirect("behaviour:platform_months")
+    period.refresh_from_db()  # done already where tasks run in the web process (make run)
+    said = {
+        "month": f"{first:%Y-%m}",
+        "tonnes": f"{period.declared_t:,}",
+        "carried": f"{period.carried_out_g:,}",
+    }
+    if period.status == PeriodStatus.CLOSING:
+        messages.success(
+            request,
+            _(
+                "The close of %(month)s has begun. It takes a few minutes for a large month: this page shows "
+                "its result when it is done, and you will be told by e-mail."
+            )
+            % said,
+        )
+    elif period.status == PeriodStatus.OPEN:
+        messages.error(
+            request,
+            _("%(month)s could not be closed: %(problem)s") % {**said, "problem": period.close_problem},
+        )
+    elif period.declaration_id:
+        messages.success(
+            request,
+            _(
+                "%(month)s closed: %(tonnes)s t filed as a draft declaration; submit it for review. "
+                "%(carried)s g carried to the next month."
+            )
+            % said,
+        )
     else:
-        said = {
-            "month": f"{first:%Y-%m}",
-            "tonnes": f"{period.declared_t:,}",
-            "carried": f"{period.carried_out_g:,}",
-        }
-        if period.declaration_id:
-            messages.success(
-                request,
-                _(
-                    "%(month)s closed: %(tonnes)s t filed as a draft declaration; submit it for review. "
-                    "%(carried)s g carried to the next month."
-                )
-                % said,
-            )
-        else:
-            messages.success(
-                request,
-                _("%(month)s closed: less than a tonne to declare; %(carried)s g carried to the next month.")
-                % said,
-            )
+        messages.success(
+            request,
+            _("%(month)s closed: less than a tonne to declare; %(carried)s g carried to the next month.")
+            % said,
+        )
     return redirect("behaviour:platform_months")
 
 

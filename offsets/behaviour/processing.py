@@ -473,8 +473,8 @@ def lock_days(cursor, days) -> None:
 
 
 def _hold_periods(batch: Batch, months) -> set[date]:
-    """The months of the chunk whose period is closed. The others' rows are made if need be and held shared
-    until commit, so a close waits for this chunk, and a chunk after the close sees it closed."""
+    """The months of the chunk whose period is closed or closing. The others' rows are made if need be and
+    held shared until commit, so a close asked for waits for this chunk, and a chunk after it sees it."""
     if not months:
         return set()
     AggregationPeriod.objects.bulk_create(
@@ -488,9 +488,9 @@ def _hold_periods(batch: Batch, months) -> set[date]:
                 "AND month = ANY(%s) FOR SHARE",
                 [batch.platform_id, list(months)],
             )
-            return {month for month, status in cursor.fetchall() if status == PeriodStatus.CLOSED}
+            return {month for month, status in cursor.fetchall() if status != PeriodStatus.OPEN}
     periods = AggregationPeriod.objects.filter(platform_id=batch.platform_id, month__in=months)
-    return set(periods.filter(status=PeriodStatus.CLOSED).values_list("month", flat=True))
+    return set(periods.exclude(status=PeriodStatus.OPEN).values_list("month", flat=True))
 
 
 def process_chunk(chunk_id: int) -> bool:

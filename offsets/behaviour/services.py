@@ -4,7 +4,8 @@ resident's personal account and donations (the resident). Receiving and processi
 and processing.py.
 
     credential:  issued ──revoke──▶ revoked
-    period:      open ──close_period──▶ closed (the threshold split; whole tonnes declared, the rest carried)
+    period:      open ──close_period──▶ closing ──settle_period (a worker)──▶ closed (the threshold split;
+                 whole tonnes declared, the rest carried), or ──▶ open again with the reason it could not be
     account:     open_personal_account; donate (grams out, a certificate)
 """
 
@@ -16,12 +17,13 @@ import secrets
 from calendar import monthrange
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from offsets.behaviour import totals
@@ -42,7 +44,7 @@ from offsets.behaviour.models import (
 from projects.models import Declaration, Project
 from registry import access, audit, counters, identifiers
 from registry.models import DocumentType, Organisation, OrganisationKind, OrganisationStatus, User
-from registry.transitions import TransitionRefused
+from registry.transitions import TransitionRefused, notify_after_commit
 
 TOKEN_PREFIX = "whb"  # noqa: S105 (the tokens' prefix, not a secret)
 AGGREGATION_METHODOLOGY = "PA"  # the methodology of platforms' aggregation projects (registry demo data)
@@ -196,7 +198,9 @@ CREDIT_BALANCES = """
 """
 
 
-def close_problems(platform: Organisation, month: date) -> list[str]:
+def close_problems(platform: Organisation, month: date, *, batches: bool = True) -> list[str]:
+    """What stands in the way of the month's close; `batches`: also batches still being processed (when the
+    close is asked for; once it is, a batch's rows of the month are refused)."""
     problems = []
     if not platform.can_submit:  # suspended: its grams credit no account and its tonnes file no declaration
         problems.append(_("Your organisation is not verified: it cannot close months."))
@@ -206,17 +210,20 @@ def close_problems(platform: Organisation, month: date) -> list[str]:
         problems.append(_("The platform has no filed aggregation project to declare under."))
     if not PlatformAgreement.objects.filter(organisation=platform).exists():
         problems.append(_("The bureau has not recorded an agreement with this platform yet."))
-    if platform.behaviour_batches.exclude(status__in=[BatchStatus.DONE, BatchStatus.FAILED]).exists():
+    if (
+        batches
+        and platform.behaviour_batches.exclude(status__in=[BatchStatus.DONE, BatchStatus.FAILED]).exists()
+    ):
         problems.append(_("Some batches are still being processed; close the month when they are done."))
     return problems
 
 
 @transaction.atomic
 def close_period(platform: Organisation, month: date, *, by: User) -> AggregationPeriod:
-    """The platform's month: each person's grams split by the threshold (up to it the platform's, beyond it
-    the person's own account's, or unassigned for a pseudonym), and the platform's whole tonnes, with the
-    remainder carried from the month before, filed as a draft declaration with the month's report; the
-    remainder below a tonne carries to the next month. The platform then submits it for review."""
+    """A platform's declarant asks for the month's close: the month stops taking records at once (a chunk
+    after this sees it closing, processing._hold_periods) and a worker does the close (settle_period) after
+    the commit. It reads the whole month's records, minutes at a city's scale: no web request waits for it
+    (ADR 0022)."""
     if not access.may_act_for(by, platform):
         raise PermissionDenied(_("Only the platform's declarants may close its months."))
     month = month.replace(day=1)
@@ -225,10 +232,101 @@ def close_period(platform: Organisation, month: date, *, by: User) -> Aggregatio
         raise TransitionRefused(" ".join(problems))
     AggregationPeriod.objects.get_or_create(platform=platform, month=month)
     # Locked: a chunk of this month still in a transaction holds it shared, so the close waits for it, and a
-    # chunk after the close finds it closed (processing._hold_periods).
+    # chunk after the close finds it closing (processing._hold_periods).
     period = AggregationPeriod.objects.select_for_update().get(platform=platform, month=month)
+    if period.status == PeriodStatus.CLOSING:
+        raise TransitionRefused(_("The close of %(month)s is under way.") % {"month": f"{month:%Y-%m}"})
     if period.status != PeriodStatus.OPEN:
         raise TransitionRefused(_("%(month)s is closed already.") % {"month": f"{month:%Y-%m}"})
+    period.status, period.close_problem = PeriodStatus.CLOSING, ""
+    period.close_requested_by, period.close_requested_at = by, timezone.now()
+    period.save(update_fields=["status", "close_problem", "close_requested_by", "close_requested_at"])
+    audit.record(
+        actor=by,
+        action="platform.period_closing",
+        subject=period,
+        before={"status": PeriodStatus.OPEN},
+        after={"status": PeriodStatus.CLOSING, "month": f"{month:%Y-%m}"},
+    )
+    transaction.on_commit(lambda: _send_settle(period.pk), robust=True)
+    return period
+
+
+def _send_settle(period_pk: int) -> None:
+    from offsets.behaviour.tasks import settle_period as task
+
+    task.delay(period_pk)
+
+
+def settle_period(period_pk: int) -> AggregationPeriod | None:
+    """The close asked for, done by a worker (tasks.settle_period): each person's grams of the month split by
+    the threshold (up to it the platform's, beyond it the person's own account's, or unassigned for a
+    pseudonym), and the platform's whole tonnes, with the remainder carried from the month before, filed as
+    a draft declaration with the month's report; the remainder below a tonne carries to the next month. The
+    platform then submits it for review. What stands in its way now (the declarant no longer the platform's,
+    the platform suspended, the declaration's own rules) opens the month again, with the reason. None if
+    there was nothing to do: the month not closing (done already), or its close under way in another
+    worker (the reconciliation sends a long one again)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x42454841 + 2, period_pk])
+                if not cursor.fetchone()[0]:
+                    return None
+        period = (
+            AggregationPeriod.objects.select_for_update(of=("self",))
+            .select_related("platform", "close_requested_by")
+            .filter(pk=period_pk, status=PeriodStatus.CLOSING)
+            .first()
+        )
+        if period is None:
+            return None
+        by = period.close_requested_by
+        try:  # what stands in its way said in the language of the declarant who asked for the close
+            with translation.override(by.language or settings.LANGUAGE_CODE), transaction.atomic():
+                _settle(period, by=by)
+        except (TransitionRefused, PermissionDenied, ValidationError) as refused:
+            reason = " ".join(refused.messages) if isinstance(refused, ValidationError) else str(refused)
+            period.refresh_from_db()
+            period.status, period.close_problem = PeriodStatus.OPEN, reason
+            period.save(update_fields=["status", "close_problem"])
+            event = audit.record(
+                actor=by,
+                action="platform.period_close_failed",
+                subject=period,
+                before={"status": PeriodStatus.CLOSING},
+                after={"status": PeriodStatus.OPEN, "month": f"{period.month:%Y-%m}", "reason": reason},
+            )
+        else:
+            event = audit.record(
+                actor=by,
+                action="platform.period_closed",
+                subject=period,
+                before={"status": PeriodStatus.CLOSING},
+                after={
+                    "status": PeriodStatus.CLOSED,
+                    "month": f"{period.month:%Y-%m}",
+                    "persons": period.persons,
+                    "total_g": period.total_g,
+                    "platform_g": period.platform_g,
+                    "personal_g": period.personal_g,
+                    "carried_in_g": period.carried_in_g,
+                    "carried_out_g": period.carried_out_g,
+                    "declared_t": period.declared_t,
+                    "declaration": period.declaration_id,
+                },
+            )
+        notify_after_commit(event)
+    return period
+
+
+def _settle(period: AggregationPeriod, *, by: User) -> None:
+    platform = period.platform
+    if not access.may_act_for(by, platform):
+        raise PermissionDenied(_("Only the platform's declarants may close its months."))
+    problems = close_problems(platform, period.month, batches=False)
+    if problems:
+        raise TransitionRefused(" ".join(problems))
     if connection.vendor == "postgresql":  # closes credit many accounts: one at a time, never a deadlock
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [0x42454841 + 1])
@@ -236,14 +334,14 @@ def close_period(platform: Organisation, month: date, *, by: User) -> Aggregatio
     params = {
         "t": threshold,
         "platform": platform.pk,
-        "first": month,
-        "last": month_end(month),
+        "first": period.month,
+        "last": month_end(period.month),
         "period": period.pk,
         "summed": totals.summed_through(),
     }
     with connection.cursor() as cursor:
         cursor.execute(SPLIT, params)
-        persons, total, platform_g, personal_g = cursor.fetchone()
+        persons, total, platform_g, personal_g = map(int, cursor.fetchone())  # SUM gives decimals
         cursor.execute(CREDIT_ENTRIES, {**params, "now": timezone.now()})
         cursor.execute(CREDIT_BALANCES, params)
     # The remainder carried by the platform's last close, whichever month it was: a month closed after a later
@@ -268,23 +366,6 @@ def close_period(platform: Organisation, month: date, *, by: User) -> Aggregatio
     if declared_t:
         period.declaration = _declare(platform, period, by=by)
     period.save()
-    audit.record(
-        actor=by,
-        action="platform.period_closed",
-        subject=platform,
-        after={
-            "month": f"{month:%Y-%m}",
-            "persons": persons,
-            "total_g": total,
-            "platform_g": platform_g,
-            "personal_g": personal_g,
-            "carried_in_g": carried_in,
-            "carried_out_g": carried_out,
-            "declared_t": declared_t,
-            "declaration": period.declaration_id,
-        },
-    )
-    return period
 
 
 def _declare(platform: Organisation, period: AggregationPeriod, *, by: User) -> Declaration:

@@ -10,6 +10,16 @@ def process_chunk(chunk_id: int) -> bool:
     return processing.process_chunk(chunk_id)
 
 
+@shared_task(autoretry_for=(Exception,), retry_backoff=30, retry_kwargs={"max_retries": 5})
+def settle_period(period_id: int) -> bool:
+    """A platform's month whose close was asked for, closed (services.settle_period); False if there was
+    nothing to do (done already, or under way in another worker). Retried on failure (a deadlock); the
+    reconciliation sends a month still closing again."""
+    from offsets.behaviour import services
+
+    return services.settle_period(period_id) is not None
+
+
 @shared_task
 def keep_partitions() -> dict:
     """Daily: the day partitions of the behaviour records a week ahead, the days closed to reports summed

@@ -1,5 +1,6 @@
 import pytest
 
+from offsets.behaviour import services
 from tests.behaviour.world import send
 
 
@@ -14,3 +15,16 @@ def processed(django_capture_on_commit_callbacks):
         return batch
 
     return sending
+
+
+@pytest.fixture
+def closed(django_capture_on_commit_callbacks):
+    """Ask for a month's close and run its task, as a worker would after the commit; returns the period."""
+
+    def closing(platform, month, by):
+        with django_capture_on_commit_callbacks(execute=True):
+            period = services.close_period(platform, month, by=by)
+        period.refresh_from_db()
+        return period
+
+    return closing

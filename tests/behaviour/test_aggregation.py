@@ -4,16 +4,18 @@ tonnes declared and taken through review, notice and registration to serial cred
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.exceptions import PermissionDenied
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
-from offsets.behaviour import services, totals
+from offsets.behaviour import reconcile, services, totals
 from offsets.behaviour.models import AggregationPeriod, GramEntry, PeriodStatus, PersonalAccount, RejectedRow
 from offsets.behaviour.reference import ensure_aggregation_methodology
 from offsets.models import SerialBlock
 from projects import workflow
 from projects.models import Stage
-from registry.models import DocumentType, OrgRole
+from registry.models import AuditEvent, Delivery, DocumentType, Membership, OrgRole
 from registry.transitions import TransitionRefused
 from tests.behaviour.world import make_platform, make_resident, row
 from tests.factories import admin_of, file_project, make_member, make_project, reviewers
@@ -40,7 +42,7 @@ def with_project(platform, people):
 
 
 @pytest.mark.parametrize("summed", [0, 1, 2])
-def test_the_threshold_splits_each_persons_grams(processed, people, summed):
+def test_the_threshold_splits_each_persons_grams(processed, closed, people, summed):
     # The same split whether the month's days are summed into the stored totals yet or not (ADR 0021).
     platform = make_platform(threshold_g=1_000)
     with_project(platform, people)
@@ -59,7 +61,7 @@ def test_the_threshold_splits_each_persons_grams(processed, people, summed):
     for day in [last_month_day(3).date(), last_month_day(2).date()][:summed]:
         assert totals.sum_day(day)
     month = last_month_day(3).date().replace(day=1)
-    period = services.close_period(platform, month, by=admin_of(platform))
+    period = closed(platform, month, admin_of(platform))
     # a: 900 + 599 (13.333 × 45 = 599.985, rounded down) = 1,499 g: 1,000 the platform's, 499 a's own
     assert (period.persons, period.total_g) == (3, 1_499 + 450 + 2_250)
     assert period.platform_g == 1_000 + 450 + 1_000
@@ -73,13 +75,13 @@ def test_the_threshold_splits_each_persons_grams(processed, people, summed):
     assert GramEntry.objects.get(account=a).grams == 499
 
 
-def test_a_closed_month_is_closed_once_and_takes_no_more_records(processed, people):
+def test_a_closed_month_is_closed_once_and_takes_no_more_records(processed, closed, people):
     platform = make_platform(threshold_g=1_000)
     with_project(platform, people)
     account = make_resident()
     processed(platform, "m1", [row("r1", account.number, start=last_month_day(3), quantity="30")])
     month = last_month_day(3).date().replace(day=1)
-    services.close_period(platform, month, by=admin_of(platform))
+    closed(platform, month, admin_of(platform))
     with pytest.raises(TransitionRefused):
         services.close_period(platform, month, by=admin_of(platform))
     late = processed(platform, "late", [row("r2", account.number, start=last_month_day(2), quantity="1")])
@@ -99,10 +101,87 @@ def test_only_the_platforms_declarants_close_and_only_ended_months(processed, pe
         services.close_period(platform, month, by=admin_of(make_platform()))
     with pytest.raises(TransitionRefused):
         services.close_period(platform, timezone.localdate().replace(day=1), by=admin_of(platform))
-    assert not AggregationPeriod.objects.filter(status=PeriodStatus.CLOSED).exists()
+    assert not AggregationPeriod.objects.exclude(status=PeriodStatus.OPEN).exists()
 
 
-def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(processed, people):
+def test_a_close_asked_for_stops_the_month_at_once_and_a_worker_does_it(
+    processed, people, django_capture_on_commit_callbacks
+):
+    platform = make_platform(threshold_g=1_000)
+    with_project(platform, people)
+    account = make_resident()
+    declarant = make_member(platform, OrgRole.DECLARANT)
+    processed(platform, "m1", [row("r1", account.number, start=last_month_day(3), quantity="30")])
+    month = last_month_day(3).date().replace(day=1)
+    with django_capture_on_commit_callbacks() as sent:
+        period = services.close_period(platform, month, by=declarant)
+    assert len(sent) == 1  # the worker's task, sent once the request commits
+    assert (period.status, period.close_requested_by) == (PeriodStatus.CLOSING, declarant)
+    assert AuditEvent.objects.get(action="platform.period_closing").actor == declarant
+    # Nothing split yet; a batch of the month that arrives now is refused, and it asks for no second close.
+    assert not GramEntry.objects.exists()
+    late = processed(platform, "late", [row("r2", account.number, start=last_month_day(2), quantity="1")])
+    assert RejectedRow.objects.get(batch=late).reason == "period_closed"
+    with pytest.raises(TransitionRefused):
+        services.close_period(platform, month, by=declarant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = services.settle_period(period.pk)
+    assert done.status == PeriodStatus.CLOSED and done.total_g == 1_350 and done.personal_g == 350
+    event = AuditEvent.objects.get(action="platform.period_closed")
+    assert event.actor == declarant and event.after["personal_g"] == 350
+    # The platform's administrator and the declarant who asked are told, each once, in their language.
+    told = sorted(d.email for d in Delivery.objects.filter(event=event, channel=Delivery.Channel.EMAIL))
+    assert told == sorted([admin_of(platform).email, declarant.email])
+    assert any("350" in m.body and f"{month:%Y-%m}" in m.subject for m in mail.outbox)
+    assert services.settle_period(period.pk) is None  # sent again: done already, nothing more
+    account.refresh_from_db()
+    assert account.balance_g == 350 and GramEntry.objects.count() == 1
+
+
+def test_a_close_that_can_no_longer_be_done_opens_the_month_again_with_its_reason(processed, people):
+    platform = make_platform(threshold_g=0)
+    with_project(platform, people)
+    account = make_resident()
+    declarant = make_member(platform, OrgRole.DECLARANT)
+    declarant.language = "zh-hans"
+    declarant.save()
+    processed(platform, "m1", [row("r1", account.number, start=last_month_day(3), quantity="30")])
+    month = last_month_day(3).date().replace(day=1)
+    period = services.close_period(platform, month, by=declarant)
+    Membership.objects.filter(user=declarant).update(role=OrgRole.VIEWER)  # before the worker came to it
+
+    again = services.settle_period(period.pk)
+    assert again.status == PeriodStatus.OPEN
+    with translation.override("zh-hans"):  # the reason in the declarant's language
+        assert again.close_problem == gettext("Only the platform's declarants may close its months.")
+    assert again.close_problem.isascii() is False
+    failed = AuditEvent.objects.get(action="platform.period_close_failed")
+    assert failed.after["reason"] == again.close_problem
+    assert not GramEntry.objects.exists() and not AuditEvent.objects.filter(action="platform.period_closed")
+    account.refresh_from_db()
+    assert account.balance_g == 0
+    # Open again: the platform's administrator closes it, and the reason is gone.
+    period = services.close_period(platform, month, by=admin_of(platform))
+    period = services.settle_period(period.pk)
+    assert period.status == PeriodStatus.CLOSED and period.close_problem == ""
+    account.refresh_from_db()
+    assert account.balance_g == 1_350
+
+
+def test_the_reconciliation_sends_a_close_left_undone_again(processed, people):
+    platform = make_platform()
+    with_project(platform, people)
+    month = last_month_day(3).date().replace(day=1)
+    period = services.close_period(platform, month, by=admin_of(platform))  # its task lost with the broker
+    soon = timezone.now() + timedelta(seconds=1)
+    assert list(reconcile.periods_closing(soon)) == [period.pk]
+    assert list(reconcile.periods_closing(period.close_requested_at)) == []  # not before it was asked for
+    services.settle_period(period.pk)
+    assert list(reconcile.periods_closing(soon)) == []
+
+
+def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(processed, closed, people):
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform, people)
     # 25 kg a phone, three a day a person at most: 42 phones, 1.05 t
@@ -121,7 +200,7 @@ def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(processed,
     batch = processed(platform, "phones", rows)
     assert batch.accepted == 42 and batch.grams == 1_050_000
     month = last_month_day(3).date().replace(day=1)
-    period = services.close_period(platform, month, by=admin_of(platform))
+    period = closed(platform, month, admin_of(platform))
     assert (period.declared_t, period.carried_out_g) == (1, 50_000)
     declaration = period.declaration
     assert declaration.claimed_t == 1 and declaration.stage == Stage.DRAFT
@@ -145,7 +224,7 @@ def test_whole_tonnes_are_declared_reviewed_and_registered_as_credits(processed,
     assert phase and sum(b.last_unit - b.first_unit + 1 for b in blocks) == 1
 
 
-def test_the_remainder_carries_to_the_next_month(processed, people, settings):
+def test_the_remainder_carries_to_the_next_month(processed, closed, people, settings):
     settings.BEHAVIOUR_REPORTING_DAYS = 100  # the month before last is within reach whatever the date
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform, people)
@@ -173,8 +252,8 @@ def test_the_remainder_carries_to_the_next_month(processed, people, settings):
             for n in range(24)
         ],
     )
-    first = services.close_period(platform, before, by=admin_of(platform))
-    second = services.close_period(platform, first_month, by=admin_of(platform))
+    first = closed(platform, before, admin_of(platform))
+    second = closed(platform, first_month, admin_of(platform))
     assert (first.declared_t, first.carried_out_g) == (0, 600_000)
     assert (second.carried_in_g, second.declared_t, second.carried_out_g) == (600_000, 1, 200_000)
     assert PersonalAccount.objects.count() == 0

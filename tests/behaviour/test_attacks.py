@@ -466,15 +466,17 @@ def test_a_donation_sent_twice_donates_once(client):
     assert (account.balance_g, Donation.objects.count()) == (3_000, 1)
 
 
-def test_a_close_sent_twice_closes_once(client, processed):
+def test_a_close_sent_twice_closes_once(client, processed, django_capture_on_commit_callbacks):
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform)
     processed(platform, "phones", phones("p", last_month(), 42))
     client.force_login(admin_of(platform))
     url = reverse("behaviour:platform_close_month", args=[f"{last_month():%Y-%m}"])
-    assert client.post(url, {"_once": ONCE}).status_code == 302
-    assert client.post(url, {"_once": ONCE}).status_code == 302
-    assert client.post(url).status_code == 302  # without the token: refused by the service, nothing new
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"_once": ONCE}).status_code == 302
+        assert client.post(url, {"_once": ONCE}).status_code == 302
+        assert client.post(url).status_code == 302  # without the token: refused by the service, nothing new
+    assert AuditEvent.objects.filter(action="platform.period_closing").count() == 1
     assert AuditEvent.objects.filter(action="platform.period_closed").count() == 1
     assert Declaration.objects.filter(project__organisation=platform).count() == 1
 
@@ -483,18 +485,22 @@ def test_a_close_sent_twice_closes_once(client, processed):
 
 
 def test_a_month_outside_the_aggregation_projects_crediting_period_is_refused_with_its_reason(
-    client, processed
+    client, processed, django_capture_on_commit_callbacks
 ):
     platform = make_platform(threshold_g=10**9, codes=("second_hand",))
     with_project(platform, crediting_start=date(2021, 1, 1), crediting_end=date(2021, 12, 31))
     processed(platform, "phones", phones("p", last_month(), 42))  # 1.05 t: a tonne to declare
     client.force_login(admin_of(platform))
-    response = client.post(
-        reverse("behaviour:platform_close_month", args=[f"{last_month():%Y-%m}"]), follow=True, headers=EN
-    )
-    assert response.status_code == 200
-    assert "crediting period" in response.text
-    assert not AggregationPeriod.objects.filter(status=PeriodStatus.CLOSED).exists()
+    with django_capture_on_commit_callbacks(execute=True):  # the worker finds the declaration refused
+        response = client.post(
+            reverse("behaviour:platform_close_month", args=[f"{last_month():%Y-%m}"]), headers=EN
+        )
+    assert response.status_code == 302
+    page = client.get(reverse("behaviour:platform_months"), headers=EN)
+    assert "The last close could not be done" in page.text and "crediting period" in page.text
+    assert reverse("behaviour:platform_close_month", args=[f"{last_month():%Y-%m}"]) in page.text  # again
+    assert not AggregationPeriod.objects.exclude(status=PeriodStatus.OPEN).exists()
+    assert AuditEvent.objects.filter(action="platform.period_close_failed").count() == 1
     assert not Declaration.objects.exists() and not GramEntry.objects.exists()
     assert not AuditEvent.objects.filter(action="platform.period_closed").exists()
 
@@ -551,7 +557,7 @@ def test_months_closed_out_of_order_never_declare_more_than_was_reported(setting
     processed(platform, "m1", phones("c", first, 20))  # 0.5 t
     declarant = admin_of(platform)
     for month in (third, first, second):
-        services.close_period(platform, month, by=declarant)
+        services.settle_period(services.close_period(platform, month, by=declarant).pk)
     periods = list(AggregationPeriod.objects.filter(platform=platform).order_by("closed_at"))
     reported = sum(p.platform_g for p in periods)
     declared = sum(p.declared_t for p in periods) * 1_000_000

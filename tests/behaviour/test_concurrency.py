@@ -12,8 +12,16 @@ from django.db import connection
 from django.utils import timezone, translation
 
 from offsets.behaviour import batches, processing, services, totals
-from offsets.behaviour.models import AggregationPeriod, BatchChunk, BehaviourRecord, PersonDay, RejectedRow
+from offsets.behaviour.models import (
+    AggregationPeriod,
+    BatchChunk,
+    BehaviourRecord,
+    PeriodStatus,
+    PersonDay,
+    RejectedRow,
+)
 from offsets.behaviour.reference import ensure_aggregation_methodology
+from registry.models import AuditEvent
 from tests.behaviour.world import make_platform, make_resident, person_days, recent, row, send
 from tests.factories import admin_of, file_project, make_project, reviewers
 
@@ -165,8 +173,8 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
     checked = threading.Event()
     checks = services.close_problems
 
-    def checks_then_a_moment(*args):
-        problems = checks(*args)
+    def checks_then_a_moment(*args, **kwargs):
+        problems = checks(*args, **kwargs)
         checked.set()  # no batch in flight: the close goes on, and now one comes
         time.sleep(0.5)
         return problems
@@ -187,8 +195,9 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
         batch, _new = send(platform, "late", rows)
         return processing.process_chunk(BatchChunk.objects.get(batch=batch).pk)
 
-    def close():
-        return services.close_period(platform, day.replace(day=1), by=admin_of(platform))
+    def close():  # asked for, then done as the worker does it (if the commit did not run it already)
+        period = services.close_period(platform, day.replace(day=1), by=admin_of(platform))
+        return services.settle_period(period.pk) or AggregationPeriod.objects.get(pk=period.pk)
 
     processed, period = in_threads(process, close)
     assert processed is True and not isinstance(period, Exception)
@@ -196,6 +205,41 @@ def test_a_month_closed_while_a_chunk_is_in_flight_counts_it(monkeypatch):
     assert period.total_g == month_total > 0
     account.refresh_from_db()
     assert account.balance_g == period.personal_g == period.total_g - 1_000
+
+
+def test_a_close_under_way_is_not_waited_for_by_its_copy(monkeypatch):
+    """The reconciliation sends a long close again: the copy returns at once, leaving the worker free, and
+    the month is closed once."""
+    platform = make_platform(threshold_g=0)
+    file_project(make_project(platform, methodology=ensure_aggregation_methodology(), meters=()), reviewers())
+    month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    monkeypatch.setattr(services, "_send_settle", lambda pk: None)  # the worker's task, run by hand below
+    period = services.close_period(platform, month, by=admin_of(platform))
+    started, copy_returned = threading.Event(), threading.Event()
+    settle = services._settle
+    waited = []
+
+    def slow_settle(*args, **kwargs):
+        started.set()
+        waited.append(copy_returned.wait(timeout=5))  # the copy runs now; it must not wait for this one
+        return settle(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_settle", slow_settle)
+
+    def first():
+        return services.settle_period(period.pk)
+
+    def copy():
+        started.wait(timeout=5)
+        try:
+            return services.settle_period(period.pk)
+        finally:
+            copy_returned.set()
+
+    done, copied = in_threads(first, copy)
+    assert waited == [True] and copied is None
+    assert done.status == PeriodStatus.CLOSED
+    assert AuditEvent.objects.filter(action="platform.period_closed").count() == 1
 
 
 def test_two_workers_making_the_same_days_partition_at_once_both_go_on():

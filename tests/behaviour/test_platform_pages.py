@@ -18,6 +18,7 @@ from offsets.behaviour.models import (
     BatchChunk,
     BatchFailure,
     BatchStatus,
+    PeriodStatus,
     PlatformAgreement,
     Scenario,
 )
@@ -35,6 +36,8 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+EN = {"accept-language": "en"}
 
 
 @pytest.fixture
@@ -207,14 +210,32 @@ def test_closing_an_ended_month_files_its_declaration_and_links_it(
     key = f"{last_month:%Y-%m}"
     page = client.get(reverse("behaviour:platform_months"))
     assert reverse("behaviour:platform_close_month", args=[key]) in page.text
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True):  # the worker's task runs after the request
         response = client.post(reverse("behaviour:platform_close_month", args=[key]), follow=True)
-    assert "1 t filed as a draft declaration" in response.text
+        assert "has begun" in response.text
+        assert 'class="small mb-0 closing"' in response.text  # the month shows its close under way
+        assert reverse("behaviour:platform_close_month", args=[key]) not in response.text
     period = AggregationPeriod.objects.get(platform=platform, month=last_month.replace(day=1))
     assert (period.declared_t, period.carried_out_g) == (1, 50_000)
     page = client.get(reverse("behaviour:platform_months"))
     assert period.declaration.get_absolute_url() in page.text
     assert reverse("behaviour:platform_close_month", args=[key]) not in page.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_where_tasks_run_in_the_web_process_the_close_is_done_when_the_page_comes_back(client):
+    """make run: no broker, the task runs at the commit, inside the request; the page says what was done."""
+    platform = make_platform(threshold_g=10_000_000, codes=("second_hand",))
+    file_project(make_project(platform, methodology=ensure_aggregation_methodology(), meters=()), reviewers())
+    last_month = timezone.localdate().replace(day=1) - timedelta(days=1)
+    when = timezone.make_aware(datetime(last_month.year, last_month.month, last_month.day, 10))
+    send(platform, "phones-1", [row("r1", "user-1", "second_hand", start=when, minutes=None, quantity="1")])
+    client.force_login(admin_of(platform))
+    response = client.post(
+        reverse("behaviour:platform_close_month", args=[f"{last_month:%Y-%m}"]), follow=True, headers=EN
+    )
+    assert "less than a tonne to declare; 25,000 g carried to the next month" in response.text
+    assert AggregationPeriod.objects.get(platform=platform).status == PeriodStatus.CLOSED
 
 
 def test_a_viewer_cannot_close_a_month(client):

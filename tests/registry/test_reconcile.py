@@ -34,6 +34,7 @@ NOTHING_OWED = {
     "notice PDFs": 0,
     "announcement PDFs": 0,
     "behaviour chunks": 0,
+    "months closing": 0,
     "donation certificates": 0,
 }
 
