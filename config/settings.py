@@ -326,13 +326,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis hands a task that a worker took and never acknowledged (the worker was killed: acks_late) back to the
-# queue only after this many seconds; kombu's default is an hour. It must exceed the longest job plus the
-# wait of the one task prefetched behind it: the longest, a 1,000-row announcement PDF, takes about 30 s
+# queue only after this many seconds; kombu's default is an hour. It must exceed the longest job plus the wait
+# of the one task prefetched behind it: the longest, a 1,000-row announcement PDF, takes about 30 s
 # (docs/performance.md). A job that outlives it is handed to a second worker while it runs, which is harmless
 # (every job is idempotent) but doubles its work. The exception, a platform's month closed at a city's scale
-# (minutes, ADR 0022), knows: its copy finds the close under way and returns at once. Every worker looks for such tasks every 10 s (kombu's
-# interval, unthrottled here; the default scans one time in ten). The reconciliation below usually sends a
-# lost job again sooner; this also brings back tasks it does not know, such as a checkpoint.
+# (minutes, ADR 0022), knows: its copy finds the close under way and returns at once. Every worker looks for
+# such tasks every 10 s (kombu's interval, unthrottled here; the default scans one time in ten). The
+# reconciliation below usually sends a lost job again sooner; this also brings back tasks it does not know,
+# such as a checkpoint.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
     "unacked_restore_throttle": 1,
