@@ -16,6 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from registry.models import Organisation, OrganisationKind, User, in_reader_language
 
 GRAMS_PER_TONNE = 1_000_000
+# The app's PostgreSQL advisory locks, (class, key): a day's records (the day's ordinal; -1: making
+# partitions), every month's close (0; closes credit many accounts, one at a time) and one month's close
+# (the period's id: a copy of a close under way returns at once).
+LOCK_DAYS = 0x42454841  # "BEHA"
+LOCK_CLOSES = LOCK_DAYS + 1
+LOCK_CLOSE = LOCK_DAYS + 2
 
 
 class Category(models.TextChoices):
@@ -413,8 +419,8 @@ class PersonDay(models.Model):
 
     day = models.DateField(_("day"))
     # Without their own indexes: the unique constraint below starts with the platform, and the account's
-    # partial index serves every question about an account (a person-day is written for nearly every
-    # record accepted: each index more is paid tens of millions of times). Without the database's foreign
+    # partial index serves every question about an account (a day's sum writes millions of them: each
+    # index more is paid that often). Without the database's foreign
     # keys too, as the records: only a day's sum (totals.py) writes these rows, from the records' ids, and a
     # foreign key's check per row and key cost more than the row itself (ADR 0019). PROTECT still
     # stands in Django.

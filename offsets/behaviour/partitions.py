@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from offsets.behaviour import totals
+from offsets.behaviour.models import LOCK_DAYS
 
 TABLE = "behaviour_behaviourrecord"
 _known: set[date] = set()  # partitions this process has seen exist
@@ -58,7 +59,7 @@ def ensure(days) -> None:
         with transaction.atomic(), connection.cursor() as cursor:
             # Two workers making the same day at once: IF NOT EXISTS alone is no guard (both pass it, one
             # fails on the catalogue's unique index), so the makers take turns.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x42454841, -1])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_DAYS, -1])
             # DDL takes no bound parameters (connections bind on the server, ADR 0018): the bounds are
             # written in, from date objects (ISO digits only).
             cursor.execute(

@@ -39,6 +39,7 @@ from django.utils import timezone
 from offsets.behaviour import partitions, totals
 from offsets.behaviour.accounts import is_account_number
 from offsets.behaviour.models import (
+    LOCK_DAYS,
     AggregationPeriod,
     Batch,
     BatchChunk,
@@ -469,7 +470,7 @@ def lock_days(cursor, days) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite: one writer at a time anyway
     for day in sorted(days):  # always in the same order: two chunks never wait on each other in a circle
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x42454841, day.toordinal()])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_DAYS, day.toordinal()])
 
 
 def _hold_periods(batch: Batch, months) -> set[date]:

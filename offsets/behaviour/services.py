@@ -30,6 +30,8 @@ from offsets.behaviour import totals
 from offsets.behaviour.accounts import identity_hash, make_account_number, mask_identity
 from offsets.behaviour.models import (
     GRAMS_PER_TONNE,
+    LOCK_CLOSE,
+    LOCK_CLOSES,
     AggregationPeriod,
     ApiCredential,
     BatchStatus,
@@ -176,20 +178,28 @@ def aggregation_project(platform: Organisation) -> Project | None:
     )
 
 
-# The platform's persons' daily totals of the month (totals.py: summed days and records alike).
+# The platform's persons' daily totals of the month (totals.py: summed days and records alike), summed per
+# person once into a temporary table: the split and the personal accounts' entries both read it, so the
+# month's records (100 M and more at a city's scale) are read once. A person with an account is one key
+# ("A" + the account number), so a person's total with an account is that account's.
 MONTH_DAYS = totals.person_days_sql("platform_id = %(platform)s AND day >= %(first)s AND day <= %(last)s")
-SPLIT = f"""
+MONTH_PERSONS = [
+    "DROP TABLE IF EXISTS month_persons",
+    "CREATE TEMP TABLE month_persons (person varchar(65), account_id bigint, total bigint)",
+    f"""INSERT INTO month_persons (person, account_id, total)
+    SELECT person, MAX(account_id), SUM(grams) FROM ({MONTH_DAYS}) month_days GROUP BY person""",  # noqa: S608
+]
+SPLIT = """
     SELECT COUNT(*), COALESCE(SUM(total), 0),
            COALESCE(SUM(CASE WHEN total > %(t)s THEN %(t)s ELSE total END), 0),
            COALESCE(SUM(CASE WHEN total > %(t)s AND account_id IS NOT NULL THEN total - %(t)s ELSE 0 END), 0)
-    FROM (SELECT person, MAX(account_id) AS account_id, SUM(grams) AS total FROM ({MONTH_DAYS}) month_days
-          GROUP BY person) per
-"""  # noqa: S608 (our own statements)
-CREDIT_ENTRIES = f"""
+    FROM month_persons
+"""
+CREDIT_ENTRIES = """
     INSERT INTO behaviour_gramentry (account_id, kind, grams, period_id, created_at)
-    SELECT account_id, 'aggregation', SUM(grams) - %(t)s, %(period)s, %(now)s FROM ({MONTH_DAYS}) month_days
-    WHERE account_id IS NOT NULL GROUP BY account_id HAVING SUM(grams) > %(t)s
-"""  # noqa: S608 (our own statements)
+    SELECT account_id, 'aggregation', total - %(t)s, %(period)s, %(now)s FROM month_persons
+    WHERE account_id IS NOT NULL AND total > %(t)s
+"""
 CREDIT_BALANCES = """
     UPDATE behaviour_personalaccount SET balance_g = balance_g + (
         SELECT e.grams FROM behaviour_gramentry e
@@ -270,7 +280,7 @@ def settle_period(period_pk: int) -> AggregationPeriod | None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [0x42454841 + 2, period_pk])
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_CLOSE, period_pk])
                 if not cursor.fetchone()[0]:
                     return None
         period = (
@@ -329,7 +339,7 @@ def _settle(period: AggregationPeriod, *, by: User) -> None:
         raise TransitionRefused(" ".join(problems))
     if connection.vendor == "postgresql":  # closes credit many accounts: one at a time, never a deadlock
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [0x42454841 + 1])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [LOCK_CLOSES])
     threshold = platform.platform_agreement.threshold_g
     params = {
         "t": threshold,
@@ -340,10 +350,13 @@ def _settle(period: AggregationPeriod, *, by: User) -> None:
         "summed": totals.summed_through(),
     }
     with connection.cursor() as cursor:
+        for statement in MONTH_PERSONS:
+            cursor.execute(statement, params)
         cursor.execute(SPLIT, params)
         persons, total, platform_g, personal_g = map(int, cursor.fetchone())  # SUM gives decimals
         cursor.execute(CREDIT_ENTRIES, {**params, "now": timezone.now()})
         cursor.execute(CREDIT_BALANCES, params)
+        cursor.execute("DROP TABLE month_persons")
     # The remainder carried by the platform's last close, whichever month it was: a month closed after a later
     # one must not take the carry that the later one took already (each remainder is carried once).
     before = (

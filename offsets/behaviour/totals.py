@@ -2,7 +2,7 @@
 reported them (ADR 0021).
 
 A chunk no longer writes them. While a day may still be reported (`BEHAVIOUR_REPORTING_DAYS`), its totals are
-its records, found by the records' index of a person's day (platform, day, scenario, person): the chunk's
+its records, found by the records' index of a person's day (person, scenario, platform, day): the chunk's
 `too_many` check counts them there, a month's close sums them, a resident's page groups them. Once no record
 can come for the day any more, the beat sums the day's records into `PersonDay`, once, and marks the day
 summed (`SummedDay`); the records may then be dropped after the retention period (partitions.retire) and
