@@ -2,7 +2,6 @@
 and change nothing."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from offsets.models import IssuancePhase, PhaseEntry
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.django_db
 EN = {"accept-language": "en"}
 ZH = {"accept-language": "zh-hans"}
 ROLES = ("intake_officer", "technical_reviewer", "expert", "approver", "registry_admin")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
 
 
 @pytest.fixture

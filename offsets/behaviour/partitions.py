@@ -17,7 +17,7 @@ from offsets.behaviour import totals
 from offsets.behaviour.models import LOCK_DAYS
 
 TABLE = "behaviour_behaviourrecord"
-_known: set[date] = set()  # partitions this process has seen exist
+_known: set[date] = set()  # partitions this process has seen exist, committed
 
 
 def name_of(day: date) -> str:
@@ -54,7 +54,7 @@ def ensure(days) -> None:
     if not wanted:
         return
     have = existing()
-    _known.update(have & wanted)
+    _remember(have & wanted)
     for day in sorted(wanted - have):
         with transaction.atomic(), connection.cursor() as cursor:
             # Two workers making the same day at once: IF NOT EXISTS alone is no guard (both pass it, one
@@ -66,7 +66,14 @@ def ensure(days) -> None:
                 f"CREATE TABLE IF NOT EXISTS {name_of(day)} PARTITION OF {TABLE} "
                 f"FOR VALUES FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"
             )
-        _known.add(day)
+        _remember({day})
+
+
+def _remember(days: set[date]) -> None:
+    """Remembered once they are committed: a partition made (or seen) inside a transaction that then rolls
+    back would otherwise be taken for there, and every later insert of its day by this process would fail
+    ("no partition of relation found for row"). Outside a transaction this is at once."""
+    transaction.on_commit(lambda: _known.update(days))
 
 
 def window(today: date | None = None) -> list[date]:

@@ -4,7 +4,7 @@ and a record always finds its day's partition."""
 from datetime import date, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from offsets.behaviour import partitions, totals
 from offsets.behaviour.models import BehaviourRecord, PersonDay
@@ -73,3 +73,28 @@ def test_the_behaviour_keys_compare_bytes():
             )
             collations[table, column] = cursor.fetchone()[0]
     assert collations == dict.fromkeys(keys, "C")
+
+
+def test_a_partition_made_in_a_transaction_that_rolled_back_is_made_again():
+    # A chunk loaded inside a larger transaction (the demo, a task run in the web process) that then
+    # rolled back: the day's partition went with it, and this process must not go on believing in it.
+    day = date(2030, 5, 17)
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone), transaction.atomic():
+        partitions.ensure([day])
+        assert day in partitions.existing()
+        raise Undone
+    assert day not in partitions.existing()
+    platform = make_platform()
+    partitions.ensure([day])
+    assert day in partitions.existing()
+    with connection.cursor() as cursor:  # a record of that day finds its partition
+        cursor.execute(
+            "INSERT INTO behaviour_behaviourrecord (day, platform_id, record_id, batch_id, person, "
+            "scenario_id, started_at, ended_at, quantity_milli, grams) "
+            "VALUES (%s, %s, 'r', 1, 'Px', 1, now(), now(), 1, 1)",
+            [day, platform.pk],
+        )

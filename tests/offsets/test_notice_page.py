@@ -7,7 +7,6 @@ from datetime import date, datetime
 
 import pytest
 from django.apps import apps
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,11 +20,6 @@ pytestmark = pytest.mark.django_db
 
 EN = {"accept-language": "en"}
 ZH = {"accept-language": "zh-hans"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()  # the notices list is cached for anonymous visitors
 
 
 @pytest.fixture

@@ -19,11 +19,6 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()  # public pages are cached; each test reads what it made
-
-
 @pytest.fixture
 def people():
     return reviewers()

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
@@ -19,11 +18,6 @@ from tests.factories import approved_declaration, closed_phase, file_project, ma
 from tests.offsets import short_word_search
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
 
 
 @pytest.fixture

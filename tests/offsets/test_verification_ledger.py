@@ -3,7 +3,6 @@ cancelled), the current holder (not the first owner), a retirement's purpose or 
 retirement certificate numbers; persons masked."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from offsets import ledger, retirements, transfers, verification
@@ -14,11 +13,6 @@ from tests.offsets.ledger_world import covered_emitter, give, holder_account
 pytestmark = pytest.mark.django_db
 
 EN = {"accept-language": "en"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
 
 
 @pytest.fixture

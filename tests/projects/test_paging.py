@@ -1,7 +1,6 @@
 """Keyset paging reaches every row exactly once, forwards and backwards, under every sort order."""
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from offsets.views import REGISTRY_SORTS
@@ -24,11 +23,6 @@ def filed(django_db_setup, django_db_blocker):
         codes = {file_project(make_project(), people).code for _ in range(2 * PAGE + 3)}
         yield codes
         transaction.set_rollback(True)
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
 
 
 def walk(client, sort: str, *, backwards: bool = False) -> list[str]:

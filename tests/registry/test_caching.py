@@ -16,11 +16,6 @@ pytestmark = pytest.mark.django_db
 APPROVER_NAME = "审批人王五 Approver Wang"
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-
-
 @pytest.fixture
 def public_urls():
     project = file_project(make_project())
