@@ -355,7 +355,7 @@ RUN_PERIODIC_IN_PROCESS = env_bool("RUN_PERIODIC_IN_PROCESS", not REDIS_URL)
 # (its daily totals stay). Rows per chunk: one task's transaction. Rows per batch: the most a batch may hold.
 BEHAVIOUR_REPORTING_DAYS = env_int("BEHAVIOUR_REPORTING_DAYS", 62)
 BEHAVIOUR_RETENTION_DAYS = env_int("BEHAVIOUR_RETENTION_DAYS", 400)
-BEHAVIOUR_CHUNK_ROWS = env_int("BEHAVIOUR_CHUNK_ROWS", 20000)
+BEHAVIOUR_CHUNK_ROWS = env_int("BEHAVIOUR_CHUNK_ROWS", 100_000)
 BEHAVIOUR_BATCH_MAX_ROWS = env_int("BEHAVIOUR_BATCH_MAX_ROWS", 5_000_000)
 BEHAVIOUR_CHUNK_ATTEMPTS = env_int("BEHAVIOUR_CHUNK_ATTEMPTS", 8)
 # The key of the resident identity numbers' hash (HMAC-SHA256): one account per person without keeping the

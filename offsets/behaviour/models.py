@@ -371,6 +371,13 @@ class PersonalAccount(models.Model):
         return self.number
 
 
+def account_key(number: str) -> str:
+    """A personal carbon account's person key in the records and the persons' daily totals: the same on every
+    platform, which is what lets the cross-platform rule find one person's records (a pseudonym's key is
+    "P" + the pseudonym, the platform's own)."""
+    return "A" + number
+
+
 class BehaviourRecord(models.Model):
     """One behaviour a platform reported and the registry accepted, quantified. On PostgreSQL the table is
     partitioned by day (migration 0002; offsets.behaviour.partitions keeps the partitions); its key is the
@@ -395,16 +402,12 @@ class BehaviourRecord(models.Model):
         verbose_name = _("behaviour record")
         verbose_name_plural = _("behaviour records")
         indexes = [
-            # The cross-platform rule's question: this person's records of this scenario around this time.
-            models.Index(
-                fields=["account", "scenario", "started_at"],
-                condition=Q(account__isnull=False),
-                name="record_person_time_idx",
-            ),
             # A person's day as a platform reported it, for the `too_many` check's count: the persons' daily
-            # totals while the day is open (ADR 0021). The person first: with the platform and day first, the
-            # planner, blind to a day's partition filled since its last ANALYZE, took it for the duplicate
-            # check's probe, and read the platform's whole day for each row.
+            # totals while the day is open (ADR 0021). It answers the cross-platform rule's question too (an
+            # account holder's key is the same on every platform) and a resident's page (ADR 0023). The
+            # person first: with the platform and day first, the planner, blind to a day's partition filled
+            # since its last ANALYZE, took it for the duplicate check's probe, and read the platform's whole
+            # day for each row.
             models.Index(fields=["person", "scenario", "platform", "day"], name="record_person_day_idx"),
         ]
 

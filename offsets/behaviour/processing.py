@@ -50,6 +50,7 @@ from offsets.behaviour.models import (
     PlatformAgreement,
     RejectReason,
     ScenarioFactor,
+    account_key,
 )
 from registry import audit
 
@@ -315,7 +316,7 @@ def _incoming_rows(checked, accounts, text, moment, null):
         record_id, person, scenario_id, start, end, day, milli, grams, most, start_text, end_text = values
         account_id = accounts.get(person, null)
         if account_id is not null:
-            key = "A" + person
+            key = account_key(person)
         elif is_account_number(person):
             yield (line, text(record_id), R.UNKNOWN_ACCOUNT.value, *nothing)
             continue
@@ -341,19 +342,22 @@ def _incoming_rows(checked, accounts, text, moment, null):
 ONE_DAY = timedelta(days=1)
 
 
-CHECKS = [
-    # The platform's record already accepted (an earlier batch, or an earlier chunk of this one).
-    """UPDATE incoming SET reason = 'duplicate' WHERE reason IS NULL AND EXISTS (
+# The platform's record already accepted (an earlier batch, or an earlier chunk of this one). Checked before
+# the days' lock: a chunk of the same platform committing the same record id meanwhile makes this chunk's
+# insert fail on the key, and the task's retry then finds it here (ADR 0023).
+DUPLICATE = """UPDATE incoming SET reason = 'duplicate' WHERE reason IS NULL AND EXISTS (
         SELECT 1 FROM behaviour_behaviourrecord r
-        WHERE r.day = incoming.day AND r.platform_id = %(platform)s AND r.record_id = incoming.record_id)""",
-    # The same behaviour from another platform: one person, one scenario, overlapping time (ADR 0017).
+        WHERE r.day = incoming.day AND r.platform_id = %(platform)s AND r.record_id = incoming.record_id)"""
+CHECKS = [
+    # The same behaviour from another platform: one person, one scenario, overlapping time (ADR 0017). An
+    # account holder's person key is the same on every platform ("A" + the number), so the records' index
+    # of a person's day answers it (ADR 0023).
     """UPDATE incoming SET reason = 'other_platform'
         WHERE reason IS NULL AND account_id IS NOT NULL AND EXISTS (
         SELECT 1 FROM behaviour_behaviourrecord r
-        WHERE r.account_id = incoming.account_id AND r.scenario_id = incoming.scenario_id
-          AND r.day BETWEEN incoming.day_before AND incoming.day
-          AND r.started_at < {end_tolerated} AND r.ended_at > {start_tolerated}
-          AND r.platform_id <> %(platform)s)""",
+        WHERE r.person = incoming.person AND r.scenario_id = incoming.scenario_id
+          AND r.platform_id <> %(platform)s AND r.day BETWEEN incoming.day_before AND incoming.day
+          AND r.started_at < {end_tolerated} AND r.ended_at > {start_tolerated})""",
 ]
 # More of the scenario's records of a person on a day than a person can make (the factor's limit): the
 # records stored for that day of the person and the chunk's own rows left by the checks above, counted
@@ -528,8 +532,9 @@ def process_chunk(chunk_id: int) -> bool:
             cursor.execute("DROP TABLE IF EXISTS incoming")
             cursor.execute(DDL + (" ON COMMIT DROP" if connection.vendor == "postgresql" else ""))
             _load(cursor, checked, accounts)
-            lock_days(cursor, days)
             params = {"platform": batch.platform_id, "batch": batch.pk}
+            cursor.execute(DUPLICATE, params)
+            lock_days(cursor, days)
             for statement in _checks():
                 cursor.execute(statement, params)
             _too_many(cursor, params)

@@ -42,6 +42,7 @@ from offsets.behaviour.models import (
     PeriodStatus,
     PersonalAccount,
     PlatformAgreement,
+    account_key,
 )
 from projects.models import Declaration, Project
 from registry import access, audit, counters, identifiers
@@ -553,7 +554,7 @@ def _make_certificate(donation_id: int) -> None:
 
 ACCOUNT_DAYS = f"""
     SELECT d.day, s.code, s.name_zh, s.name_en, SUM(d.records), SUM(d.grams)
-    FROM ({totals.person_days_sql("account_id = %(account)s")}) d
+    FROM ({totals.person_days_sql("account_id = %(account)s AND person = %(person)s")}) d
     JOIN behaviour_scenario s ON s.id = d.scenario_id
     GROUP BY d.day, s.code, s.name_zh, s.name_en ORDER BY d.day DESC, s.code LIMIT %(most)s
 """  # noqa: S608 (our own statements)
@@ -564,7 +565,9 @@ def person_days(account: PersonalAccount, most: int) -> list[dict]:
     """The person's accepted behaviour by day and scenario (all platforms together), newest first: at most
     `most` rows."""
     with connection.cursor() as cursor:
-        cursor.execute(ACCOUNT_DAYS, {"account": account.pk, "summed": totals.summed_through(), "most": most})
+        # The person key as well: the records' index of a person's day starts with it (ADR 0023).
+        params = {"account": account.pk, "person": account_key(account.number), "most": most}
+        cursor.execute(ACCOUNT_DAYS, {**params, "summed": totals.summed_through()})
         return [dict(zip(DAY_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
 
