@@ -135,6 +135,26 @@ def test_without_the_days_lock_a_persons_day_would_pass_the_limit(monkeypatch):
     assert BehaviourRecord.objects.filter(person="Puser-1").count() == 16
 
 
+def test_a_platforms_batch_sent_twice_at_once_counts_once_and_the_copy_finds_its_duplicates(monkeypatch):
+    """ADR 0023: the duplicate check runs before the days' lock, so two copies of one batch (sent under two
+    ids) both pass it. The second to get the lock fails on the records' key and changes nothing; its task's
+    retry then finds every row a duplicate."""
+    from django.db import IntegrityError
+
+    platform, account = make_platform(), make_resident()
+    AggregationPeriod.objects.create(platform=platform, month=recent(1).date().replace(day=1))  # as above
+    rides = [row(f"r-{n}", account.number, start=recent(1, 6 + n)) for n in range(5)]
+    chunks = [BatchChunk.objects.get(batch=send(platform, name, rides)[0]).pk for name in ("sent", "again")]
+    results = at_once(monkeypatch, chunks)
+    assert sorted(type(result).__name__ for result in results) == ["IntegrityError", "bool"]
+    assert True in results and BehaviourRecord.objects.count() == 5
+    failed = chunks[[isinstance(result, IntegrityError) for result in results].index(True)]
+    assert not RejectedRow.objects.exists() and BatchChunk.objects.get(pk=failed).done_at is None
+    assert processing.process_chunk(failed) is True  # the task's retry
+    assert BehaviourRecord.objects.count() == 5
+    assert list(RejectedRow.objects.values_list("reason", flat=True)) == ["duplicate"] * 5
+
+
 def test_a_day_summed_while_a_chunk_writes_it_waits_and_counts_it(monkeypatch):
     """The day's sum takes the day's lock: a chunk in flight commits first, and its records are summed."""
     platform = make_platform()
