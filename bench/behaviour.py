@@ -1032,7 +1032,7 @@ def pages(world: World, *, repeat: int, account_url: str, public_urls: list[str]
     their URL names exist."""
     from django.db import connection
 
-    from offsets.behaviour import services, totals
+    from offsets.behaviour import services
     from offsets.behaviour.models import PersonalAccount
 
     rng = random.Random(5)
@@ -1056,7 +1056,7 @@ def pages(world: World, *, repeat: int, account_url: str, public_urls: list[str]
         by_day, by_platform = public_aggregates(world.today)
         public_ms.append((time.perf_counter() - started) * 1000)
     with connection.cursor() as cursor:
-        params = {"account": accounts[0].pk, "summed": totals.summed_through(), "most": 50}
+        params = services.account_days_params(accounts[0], 50)
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + services.ACCOUNT_DAYS, params)
         plan = [row[0] for row in cursor.fetchall()]
     out = {

@@ -19,7 +19,9 @@ the public daily totals, in one transaction (ADR 0017; the persons' daily totals
    the rejected rows are written with their reasons.
 
 Two chunks touching the same day take that day's lock (PostgreSQL advisory lock) for steps 2 to 4, so two
-platforms' reports of the same ride never both count; everything before it runs side by side.
+platforms' reports of the same ride never both count; everything before it runs side by side, and so does
+the `duplicate` check, which only the platform's own chunks can change (a race fails on the records' key
+and the task's retry finds it: ADR 0023).
 """
 
 import csv

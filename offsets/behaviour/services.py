@@ -561,13 +561,22 @@ ACCOUNT_DAYS = f"""
 DAY_COLUMNS = ("day", "scenario__code", "scenario__name_zh", "scenario__name_en", "records", "grams")
 
 
+def account_days_params(account: PersonalAccount, most: int) -> dict:
+    """ACCOUNT_DAYS's parameters. The person key as well as the account: the records' index of a person's
+    day starts with it (ADR 0023)."""
+    return {
+        "account": account.pk,
+        "person": account_key(account.number),
+        "most": most,
+        "summed": totals.summed_through(),
+    }
+
+
 def person_days(account: PersonalAccount, most: int) -> list[dict]:
     """The person's accepted behaviour by day and scenario (all platforms together), newest first: at most
     `most` rows."""
     with connection.cursor() as cursor:
-        # The person key as well: the records' index of a person's day starts with it (ADR 0023).
-        params = {"account": account.pk, "person": account_key(account.number), "most": most}
-        cursor.execute(ACCOUNT_DAYS, {**params, "summed": totals.summed_through()})
+        cursor.execute(ACCOUNT_DAYS, account_days_params(account, most))
         return [dict(zip(DAY_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
 
