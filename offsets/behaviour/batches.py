@@ -3,10 +3,10 @@ portal's upload), streaming.
 
 The body is gzip (CSV with its header line, or JSON lines), read in blocks and never whole: each block is
 hashed, inflated a megabyte at most at a time (a small bomb never becomes a large buffer), cut into lines,
-and the lines are written to chunk files of BEHAVIOUR_CHUNK_ROWS rows. The original file is kept as the
-batch's evidence. A batch id seen before with the same content changes nothing; with other content it is
-refused. A file that is not gzip, has the wrong header, no rows or too many is refused whole and nothing is
-kept: the platform mends it and sends it again under the same id.
+and the lines are written to chunk files of BEHAVIOUR_CHUNK_ROWS rows (fewer if they are long). The
+original file is kept as the batch's evidence. A batch id seen before with the same content changes
+nothing; with other content it is refused. A file that is not gzip, has the wrong header, no rows or too
+many is refused whole and nothing is kept: the platform mends it and sends it again under the same id.
 
 When the batch's row is committed, one task per chunk is sent (offsets.behaviour.tasks.process_chunk): many
 workers, on many machines sharing the media storage, take them at once.
@@ -51,6 +51,7 @@ class _Split:
 
     rows: int = 0
     chunk_rows: int = 0
+    chunk_bytes: int = 0
     header_seen: bool = False
     current: object = None  # the chunk file being written
     files: list = field(default_factory=list)  # (its first line's number, the file) of each chunk
@@ -93,6 +94,9 @@ def _split(stream, fmt: str, digest) -> _Split:
     split = _Split()
     limit = settings.BEHAVIOUR_BATCH_MAX_ROWS
     per_chunk = settings.BEHAVIOUR_CHUNK_ROWS
+    # A worker holds a whole chunk: rows padded to the longest line would make it four times the usual size,
+    # so a chunk also ends at the bytes of its rows at the average allowed.
+    most_chunk = per_chunk * AVERAGE_ROW_AT_MOST
     most_bytes, inflated = limit * AVERAGE_ROW_AT_MOST, 0
     try:
         for line in _lines(stream, digest):
@@ -121,15 +125,16 @@ def _split(stream, fmt: str, digest) -> _Split:
                     % {"problem": BatchFailure.TOO_LARGE.label, "limit": limit},
                     status=413,
                 )
-            if split.current is None or split.chunk_rows >= per_chunk:
+            if split.current is None or split.chunk_rows >= per_chunk or split.chunk_bytes >= most_chunk:
                 split.current = tempfile.TemporaryFile(dir=settings.FILE_UPLOAD_TEMP_DIR)  # noqa: SIM115 (closed by the caller)
                 # The file's line number of the chunk's first row (a CSV's header is line 1).
                 split.files.append((split.rows + 1 + (fmt == BatchFormat.CSV), split.current))
-                split.chunk_rows = 0
+                split.chunk_rows = split.chunk_bytes = 0
             split.current.write(line)
             split.current.write(b"\n")
             split.rows += 1
             split.chunk_rows += 1
+            split.chunk_bytes += len(line) + 1
     except BaseException:
         for _first, handle in split.files:
             handle.close()

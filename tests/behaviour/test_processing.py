@@ -390,6 +390,26 @@ def test_a_big_batch_is_cut_into_chunks_processed_apart(run, settings):
     assert RejectedRow.objects.get(batch=batch).line == 12
 
 
+def test_long_rows_make_smaller_chunks_so_a_worker_never_holds_four_times_a_chunk(run, settings):
+    # Rows padded to near the longest line: a chunk ends at its rows' bytes at the average allowed (here
+    # 4 rows x 256 bytes), not only at its row count.
+    settings.BEHAVIOUR_CHUNK_ROWS = 4
+    platform = make_platform()
+    padded = [row(f"long-{n}-" + "x" * 600, f"user-{n}") for n in range(6)]
+    batch, _new = run(platform, "padded", [*padded, row("short", "user-9")])
+    assert batch.chunks == 4 and batch.status == BatchStatus.DONE
+    assert list(
+        BatchChunk.objects.filter(batch=batch).order_by("number").values_list("first_line", flat=True)
+    ) == [
+        2,
+        4,
+        6,
+        8,
+    ]
+    assert (batch.accepted, batch.rejected) == (1, 6)
+    assert set(reasons(batch).values()) == {"record_id"}
+
+
 def test_a_chunk_sent_again_is_processed_once(run):
     platform = make_platform()
     batch, _new = run(platform, "once", [row("r1", "user-1")])

@@ -47,6 +47,12 @@ def test_a_day_is_summed_once_when_it_can_no_longer_be_reported_and_reads_the_sa
         (newer, f"A{account.number}", 1),
         (newer, "Puser-1", 1),
     }
+    # The resident's page: both platforms' records of the account, by day and scenario, not the pseudonym's.
+    assert [(d["day"], d["scenario__code"], d["records"]) for d in page] == [
+        (newer, "metro", 1),
+        (older, "bicycle", 1),
+        (older, "metro", 2),
+    ]
     # The day before the older one is final: the older one is not, and nothing is stored yet.
     day_before = older - timedelta(days=1)
     assert totals.sum_final_days(the_day_it_is_final(day_before))[-1] == day_before
