@@ -20,8 +20,8 @@ the public daily totals, in one transaction (ADR 0017; the persons' daily totals
 
 Two chunks touching the same day take that day's lock (PostgreSQL advisory lock) for steps 2 to 4, so two
 platforms' reports of the same ride never both count; everything before it runs side by side, and so does
-the `duplicate` check, which only the platform's own chunks can change (a race fails on the records' key
-and the task's retry finds it: ADR 0023).
+the `duplicate` check, which only the platform's own chunks can change (a race fails on the records' key,
+and the check is made again under the lock: ADR 0023).
 """
 
 import csv
@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
@@ -346,7 +346,7 @@ ONE_DAY = timedelta(days=1)
 
 # The platform's record already accepted (an earlier batch, or an earlier chunk of this one). Checked before
 # the days' lock: a chunk of the same platform committing the same record id meanwhile makes this chunk's
-# insert fail on the key, and the task's retry then finds it here (ADR 0023).
+# insert fail on the key, and process_chunk checks again under the lock (ADR 0023).
 DUPLICATE = """UPDATE incoming SET reason = 'duplicate' WHERE reason IS NULL AND EXISTS (
         SELECT 1 FROM behaviour_behaviourrecord r
         WHERE r.day = incoming.day AND r.platform_id = %(platform)s AND r.record_id = incoming.record_id)"""
@@ -471,6 +471,15 @@ def _too_many(cursor, params) -> None:
         cursor.execute("SET LOCAL enable_hashjoin = off")
 
 
+def _decide_and_write(cursor, params) -> None:
+    """Under the days' lock: the checks against what other chunks stored, then the writes."""
+    for statement in _checks():
+        cursor.execute(statement, params)
+    _too_many(cursor, params)
+    for statement in WRITES:
+        cursor.execute(statement, params)
+
+
 def lock_days(cursor, days) -> None:
     """The days' locks until commit (PostgreSQL): a chunk's checks and writes, and a day's sum (totals.py)."""
     if connection.vendor != "postgresql":
@@ -537,11 +546,15 @@ def process_chunk(chunk_id: int) -> bool:
             params = {"platform": batch.platform_id, "batch": batch.pk}
             cursor.execute(DUPLICATE, params)
             lock_days(cursor, days)
-            for statement in _checks():
-                cursor.execute(statement, params)
-            _too_many(cursor, params)
-            for statement in WRITES:
-                cursor.execute(statement, params)
+            try:
+                with transaction.atomic():
+                    _decide_and_write(cursor, params)
+            except IntegrityError:
+                # A chunk of the same platform (a copy of the batch, or this batch's record id repeated in
+                # another chunk) committed one of these record ids after the check above. Under the lock no
+                # chunk can any more: checked again, and the rest done again on it (ADR 0023).
+                cursor.execute(DUPLICATE, params)
+                _decide_and_write(cursor, params)
             cursor.execute(TOTALS)
             rows, accepted, grams = cursor.fetchone()
             if connection.vendor != "postgresql":
