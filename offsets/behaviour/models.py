@@ -373,9 +373,13 @@ class PersonalAccount(models.Model):
 
 def account_key(number: str) -> str:
     """A personal carbon account's person key in the records and the persons' daily totals: the same on every
-    platform, which is what lets the cross-platform rule find one person's records (a pseudonym's key is
-    "P" + the pseudonym, the platform's own)."""
+    platform, which is what lets the cross-platform rule find one person's records."""
     return "A" + number
+
+
+def pseudonym_key(pseudonym: str) -> str:
+    """A platform's pseudonym's person key: never equal to an account's, never matched across platforms."""
+    return "P" + pseudonym
 
 
 class BehaviourRecord(models.Model):

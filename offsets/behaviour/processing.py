@@ -53,6 +53,7 @@ from offsets.behaviour.models import (
     RejectReason,
     ScenarioFactor,
     account_key,
+    pseudonym_key,
 )
 from registry import audit
 
@@ -308,7 +309,7 @@ def _account_ids(numbers: set[str]) -> dict[str, int]:
 def _incoming_rows(checked, accounts, text, moment, null):
     """The temporary table's rows, texts as `text` puts them for the database, times as `moment` does (from
     the time and the platform's text where that will do) and `null` for no value; days as ISO dates; the
-    person key: "A" + account number, or "P" + pseudonym."""
+    person key (models.account_key or pseudonym_key)."""
     nothing = (null,) * 10  # the columns after the reason of a rejected row
     days = {}  # day -> its text and the day before's
     for line, reason, values, raw_id in checked:
@@ -323,7 +324,7 @@ def _incoming_rows(checked, accounts, text, moment, null):
             yield (line, text(record_id), R.UNKNOWN_ACCOUNT.value, *nothing)
             continue
         else:
-            key = "P" + person
+            key = pseudonym_key(person)
         day_texts = days.get(day) or days.setdefault(day, (day.isoformat(), (day - ONE_DAY).isoformat()))
         yield (
             line,
